@@ -1,0 +1,1 @@
+"""mlstack: one command from nothing to a healthy, containerised ML platform."""

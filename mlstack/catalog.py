@@ -1,0 +1,94 @@
+"""The component catalog: fragments from ``stacks/`` (shipped and the user's), validated."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from mlstack.errors import InputError
+from mlstack.resources import data_dir
+from mlstack.validation import validate
+from mlstack.yamlio import load_file, to_plain
+
+USER_STACKS = "stacks"  # a directory of extra fragments next to mlstack.yaml
+
+
+@dataclass(frozen=True)
+class Fragment:
+    """One component: the data of a ``stacks/NAME.yaml`` file."""
+
+    name: str
+    summary: str
+    image: str
+    service: dict[str, Any]
+    source: str
+    kind: str = "service"
+    images: dict[str, str] = field(default_factory=dict)
+    build: str | None = None
+    port: int | None = None
+    publish_in_prod: bool = False
+    secrets: tuple[str, ...] = ()
+    provides: dict[str, str] = field(default_factory=dict)
+    requires: tuple[str, ...] = ()
+    uses: tuple[str, ...] = ()
+    database: str | None = None
+    with_: dict[str, dict[str, Any]] = field(default_factory=dict)
+    gpu: bool = False
+    shm: bool = False
+    volumes: dict[str, str] = field(default_factory=dict)
+    dev: dict[str, Any] = field(default_factory=dict)
+    prod: dict[str, Any] = field(default_factory=dict)
+    probe: dict[str, str] = field(default_factory=dict)
+    url: str | None = None
+
+    @property
+    def is_job(self) -> bool:
+        """Jobs sit in a compose profile that ``up`` does not start."""
+        return self.kind == "job"
+
+
+Catalog = dict[str, Fragment]
+
+
+def fragment_from_data(data: dict[str, Any], source: str) -> Fragment:
+    """Validate one parsed fragment and build its record."""
+    validate(data, "fragment", source, "see the fragment format in README.md (Fragments)")
+    data = to_plain(data)
+    stem = Path(source).stem
+    if data["name"] != stem:
+        raise InputError(source, "name", f"is {data['name']!r} but the file is {stem}.yaml",
+                         f"rename the file to {data['name']}.yaml or set name: {stem}")
+    build = data.pop("build", None)
+    lists = {k: tuple(data.pop(k, ())) for k in ("secrets", "requires", "uses")}
+    return Fragment(source=source, build=build["template"] if build else None,
+                    with_=data.pop("with", {}), **lists, **data)
+
+
+def load_catalog(project_dir: Path | None = None) -> Catalog:
+    """The shipped fragments plus the user's ``stacks/`` next to mlstack.yaml (which win)."""
+    dirs = [data_dir("stacks")]
+    if project_dir is not None and (project_dir / USER_STACKS).is_dir():
+        dirs.append(project_dir / USER_STACKS)
+    catalog: Catalog = {}
+    for directory in dirs:
+        for path in sorted(directory.glob("*.yaml")):
+            label = str(path) if directory == dirs[0] else f"{USER_STACKS}/{path.name}"
+            data = load_file(path, label)
+            if not isinstance(data, dict):
+                raise InputError(label, "", "a fragment must be a YAML mapping",
+                                 "start from a shipped fragment, e.g. `mlstack components`")
+            catalog[path.stem] = fragment_from_data(data, label)
+    check_references(catalog)
+    return catalog
+
+
+def check_references(catalog: Catalog) -> None:
+    """Every component a fragment requires or uses must exist in the catalog."""
+    for frag in catalog.values():
+        for key, names in (("requires", frag.requires), ("uses", frag.uses),
+                           ("with", tuple(frag.with_))):
+            for name in names:
+                if name not in catalog:
+                    raise InputError(frag.source, key, f"unknown component {name!r}",
+                                     f"known components: {', '.join(sorted(catalog))}")

@@ -1,0 +1,149 @@
+"""The compose model: a pure function from spec + catalog + rules to three compose documents.
+
+``compose.yaml`` holds what every environment shares; ``compose.override.yaml`` (dev, loaded by
+``docker compose`` automatically) and ``compose.prod.yaml`` hold only the differences.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+from typing import Any
+
+from mlstack.catalog import Catalog, Fragment
+from mlstack.spec import StackSpec
+
+NETWORK = "backend"
+CA_SECRET = "pip_ca"
+HEALTHY = {"condition": "service_healthy"}
+
+
+@dataclass(frozen=True)
+class Rules:
+    """Dev or prod rules from ``overrides/``: applied to every service before its fragment's."""
+
+    publish_address: str
+    every_service: dict[str, Any]
+    every_job: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class ComposeModel:
+    """The three compose documents, as plain dicts."""
+
+    base: dict[str, Any]
+    dev: dict[str, Any]
+    prod: dict[str, Any]
+
+
+def overlay(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
+    """Merge ``extra`` into a copy of ``base``: mappings key by key, anything else replaced."""
+    out = copy.deepcopy(base)
+    for key, value in extra.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = overlay(out[key], value)
+        else:
+            out[key] = copy.deepcopy(value)
+    return out
+
+
+def port_variable(component: str) -> str:
+    """The ``.env`` variable that moves a component's host port, e.g. ``REDIS_HOST_PORT``."""
+    return f"{component.upper().replace('-', '_')}_HOST_PORT"
+
+
+def image_defaults(spec: StackSpec, catalog: Catalog) -> dict[str, str]:
+    """Every image slot of the stack's fragments with its default reference, placeholders filled."""
+    from mlstack.cuda import cuda_image_tag
+
+    values = {"python": spec.python, "cuda_tag": cuda_image_tag(spec.cuda)}
+    return {slot: ref.format(**values)
+            for name in spec.components for slot, ref in catalog[name].images.items()}
+
+
+def image_ref(spec: StackSpec, catalog: Catalog, slot: str) -> str:
+    """The reference for an image slot: the spec's override, else the fragment's default."""
+    return spec.images.get(slot) or image_defaults(spec, catalog)[slot]
+
+
+def build_compose(spec: StackSpec, catalog: Catalog, dev: Rules, prod: Rules) -> ComposeModel:
+    """Compose the stack: pure, so the same inputs always give the same documents."""
+    frags = [catalog[name] for name in spec.components]
+    base = {
+        "name": spec.name,
+        "services": {f.name: _base_service(f, spec, catalog) for f in frags},
+        "networks": {NETWORK: {}},
+    }
+    volumes = {vol: {} for f in frags for vol in f.volumes}
+    if volumes:
+        base["volumes"] = volumes
+    if spec.ca_bundle and any(f.build for f in frags):
+        base["secrets"] = {CA_SECRET: {"file": spec.ca_bundle}}
+    return ComposeModel(
+        base=base,
+        dev={"services": {f.name: _variant(f, spec, dev, f.dev) for f in frags}},
+        prod={"services": {f.name: _variant(f, spec, prod, f.prod) for f in frags}},
+    )
+
+
+def _base_service(frag: Fragment, spec: StackSpec, catalog: Catalog) -> dict[str, Any]:
+    present = [n for n in (*frag.requires, *frag.uses) if n in spec.components]
+    service: dict[str, Any] = _build(frag, spec) if frag.build else {}
+    if not frag.build:
+        service["image"] = image_ref(spec, catalog, frag.image)
+    body = frag.service
+    for name in present:
+        body = overlay(body, frag.with_.get(name, {}).get("service", {}))
+    service.update(copy.deepcopy(body))
+    env = service.setdefault("environment", {})
+    for name in present:
+        env.update(catalog[name].provides)
+    if frag.name == "postgres":
+        databases = [catalog[n].database for n in spec.components
+                     if "postgres" in catalog[n].uses and catalog[n].database]
+        env["POSTGRES_EXTRA_DATABASES"] = ",".join(databases)
+    if spec.uses_gpu(frag.name):
+        env["NVIDIA_DRIVER_CAPABILITIES"] = "compute,utility"
+        service["deploy"] = {"resources": {"reservations": {"devices": [
+            _gpu_request(spec.gpu[frag.name])]}}}
+    if frag.shm:
+        service["shm_size"] = spec.shm_size
+    if not env:
+        del service["environment"]
+    mounts = [f"{vol}:{path}" for vol, path in frag.volumes.items()]
+    if mounts or "volumes" in service:
+        service["volumes"] = mounts + service.get("volumes", [])
+    depends = {n: dict(HEALTHY) for n in present if not catalog[n].is_job}
+    if depends:
+        service["depends_on"] = depends
+    service["networks"] = [NETWORK]
+    return service
+
+
+def _build(frag: Fragment, spec: StackSpec) -> dict[str, Any]:
+    build: dict[str, Any] = {"context": f"./{frag.name}"}
+    if spec.pip_index_url:
+        build["args"] = {"PIP_INDEX_URL": spec.pip_index_url}
+    if spec.ca_bundle:
+        build["secrets"] = [CA_SECRET]
+    return {"build": build}
+
+
+def _gpu_request(devices: Any) -> dict[str, Any]:
+    request: dict[str, Any] = {"driver": "nvidia"}
+    if isinstance(devices, tuple):
+        request["device_ids"] = list(devices)
+    else:
+        request["count"] = devices
+    request["capabilities"] = ["gpu"]
+    return request
+
+
+def _variant(frag: Fragment, spec: StackSpec, rules: Rules, own: dict[str, Any]) -> dict[str, Any]:
+    service = overlay(rules.every_job if frag.is_job else rules.every_service, own)
+    publish = frag.port and (rules.publish_address or frag.publish_in_prod)
+    if publish:
+        address = f"{rules.publish_address}:" if rules.publish_address else ""
+        host = f"${{{port_variable(frag.name)}:-{spec.ports[frag.name]}}}"
+        service["ports"] = [f"{address}{host}:{frag.port}"]
+    return service

@@ -1,0 +1,167 @@
+"""Dockerfiles and requirements for the components that mlstack builds: pure text from the spec.
+
+Every Dockerfile is portable to the builders teams really have: no ``# syntax=`` line (it pulls a
+frontend image, which fails offline), and ``RUN --mount=type=secret`` only when the spec names a
+CA bundle (the classic builder does not know it). The CA bundle and the pip index reach pip as a
+BuildKit secret and a build argument, never as a layer of the image.
+"""
+
+from __future__ import annotations
+
+from mlstack.catalog import Catalog
+from mlstack.compose import CA_SECRET, image_ref
+from mlstack.spec import StackSpec
+
+PINS = {
+    "fastapi": "fastapi==0.165.0",
+    "uvicorn": "uvicorn==0.54.0",
+    "redis": "redis==8.1.0",
+    "postgres": "psycopg[binary]==3.3.9",
+    "mlflow": "mlflow-skinny==3.17.0",
+    "qdrant": "qdrant-client==1.20.0",
+    "psycopg2": "psycopg2-binary==2.9.13",
+}
+# torch release per PyTorch wheel variant (component-facts 7.6)
+TORCH = {"cpu": "2.9.1", "cu118": "2.7.1", "cu121": "2.5.1", "cu124": "2.6.0",
+         "cu126": "2.9.1", "cu128": "2.9.1", "cu129": "2.8.0", "cu130": "2.9.1"}
+APP_UID = 10001
+PY_HEALTH = ("import urllib.request; "
+             "urllib.request.urlopen('http://127.0.0.1:{port}{path}', timeout=3)")
+
+
+def dockerfile(template: str, spec: StackSpec, catalog: Catalog) -> str:
+    """The Dockerfile of one built component."""
+    return {"api": _api, "jupyter": _jupyter, "mlflow": _mlflow, "trainer": _trainer}[template](
+        spec, catalog)
+
+
+def requirements(template: str, spec: StackSpec) -> list[str] | None:
+    """The pinned requirements of a built component (None: it has no requirements file)."""
+    clients = [PINS[c] for c in ("postgres", "redis", "mlflow") if c in spec.components]
+    if template == "api":
+        return [PINS["fastapi"], PINS["uvicorn"], *clients]
+    if template == "jupyter":
+        return clients + ([PINS["qdrant"]] if "qdrant" in spec.components else [])
+    if template == "trainer":
+        from mlstack.cuda import torch_index_url, torch_wheel_index
+
+        cuda = spec.cuda if spec.uses_gpu("trainer") else None
+        variant = torch_wheel_index(cuda) if cuda else "cpu"
+        return [f"--extra-index-url {torch_index_url(cuda)}", f"torch=={TORCH[variant]}", *clients]
+    return None
+
+
+def _pip(spec: StackSpec, pip: str, args: str) -> str:
+    """A RUN line installing with pip, given the CA bundle as a secret when the spec has one."""
+    if not spec.ca_bundle:
+        return f"RUN {pip} install --no-cache-dir {args}"
+    return (f"RUN --mount=type=secret,id={CA_SECRET} \\\n"
+            f"    if [ -f /run/secrets/{CA_SECRET} ]; then export PIP_CERT=/run/secrets/{CA_SECRET}; fi \\\n"
+            f"    && {pip} install --no-cache-dir {args}")
+
+
+def _index_arg(spec: StackSpec) -> list[str]:
+    return ["ARG PIP_INDEX_URL"] if spec.pip_index_url else []
+
+
+def _healthcheck(port: int, path: str) -> str:
+    code = PY_HEALTH.format(port=port, path=path)
+    return (f'HEALTHCHECK --interval=10s --timeout=5s --start-period=30s --retries=3 \\\n'
+            f'    CMD ["python", "-c", "{code}"]')
+
+
+def _user(name: str) -> str:
+    return (f"RUN groupadd --system --gid {APP_UID} {name} \\\n"
+            f"    && useradd --system --uid {APP_UID} --gid {name} --no-create-home {name}")
+
+
+def _lines(*parts: str | list[str]) -> str:
+    flat = [p for part in parts for p in ([part] if isinstance(part, str) else part)]
+    return "\n".join(flat) + "\n"
+
+
+def _api(spec: StackSpec, catalog: Catalog) -> str:
+    base = image_ref(spec, catalog, "python")
+    return _lines(
+        "# Build stage: dependencies into a virtualenv, copied whole into the runtime stage.",
+        f"FROM {base} AS build", _index_arg(spec),
+        "ENV PIP_DISABLE_PIP_VERSION_CHECK=1",
+        "RUN python -m venv /opt/venv",
+        "COPY requirements.txt /tmp/requirements.txt",
+        _pip(spec, "/opt/venv/bin/pip", "-r /tmp/requirements.txt"),
+        "",
+        "# Runtime stage: slim, non-root, code copied after the dependencies for layer caching.",
+        f"FROM {base}",
+        "ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PATH=/opt/venv/bin:$PATH",
+        _user("app"),
+        "WORKDIR /app",
+        "COPY --from=build /opt/venv /opt/venv",
+        "COPY app /app/app",
+        "USER app",
+        "EXPOSE 8000",
+        _healthcheck(8000, "/health"),
+        'CMD ["uvicorn", "app.main:app", "--host", "0.0.0.0", "--port", "8000"]',
+    )
+
+
+def _jupyter(spec: StackSpec, catalog: Catalog) -> str:
+    slot = "jupyter-gpu" if spec.uses_gpu("jupyter") else "jupyter"
+    reqs = requirements("jupyter", spec)
+    install = ["COPY requirements.txt /tmp/requirements.txt",
+               _pip(spec, "pip", "-r /tmp/requirements.txt")] if reqs else []
+    return _lines(
+        "# Jupyter Docker Stacks image (user jovyan, uid 1000) plus the stack's client libraries.",
+        f"FROM {image_ref(spec, catalog, slot)}", _index_arg(spec), *install,
+        "USER 1000",
+        "EXPOSE 8888",
+    )
+
+
+def _mlflow(spec: StackSpec, catalog: Catalog) -> str:
+    driver = ([_pip(spec, "pip", PINS["psycopg2"])] if "postgres" in spec.components else [])
+    return _lines(
+        "# MLflow's image runs as root and has no database driver: add the driver, run as mlflow.",
+        f"FROM {image_ref(spec, catalog, 'mlflow')}", _index_arg(spec), *driver,
+        f"RUN groupadd --system --gid {APP_UID} mlflow \\\n"
+        f"    && useradd --system --uid {APP_UID} --gid mlflow --no-create-home mlflow \\\n"
+        "    && mkdir -p /mlflow/artifacts && chown -R mlflow:mlflow /mlflow",
+        "USER mlflow",
+        "EXPOSE 5000",
+        _healthcheck(5000, "/health"),
+        'CMD ["mlflow", "server", "--serve-artifacts", "--artifacts-destination", '
+        '"/mlflow/artifacts"]',
+    )
+
+
+def _trainer(spec: StackSpec, catalog: Catalog) -> str:
+    gpu = spec.uses_gpu("trainer")
+    base = image_ref(spec, catalog, "cuda" if gpu else "python")
+    python = []
+    if gpu:  # nvidia/cuda images have no Python: Ubuntu's, pinned to its minor release
+        from mlstack.cuda import cuda_image_tag
+
+        py = "3.12" if "ubuntu24.04" in cuda_image_tag(spec.cuda) else "3.10"
+        python = [
+            "ENV DEBIAN_FRONTEND=noninteractive",
+            "RUN apt-get update \\\n"
+            f"    && apt-get install -y --no-install-recommends python3={py}.* python3-venv={py}.* \\\n"
+            "    && rm -rf /var/lib/apt/lists/*",
+            "RUN python3 -m venv /opt/venv",
+        ]
+    else:
+        python = ["RUN python -m venv /opt/venv"]
+    return _lines(
+        f"# Training job on {'a pinned nvidia/cuda base' if gpu else 'Python slim (no GPU chosen)'}.",
+        f"FROM {base}", _index_arg(spec),
+        "ENV PIP_DISABLE_PIP_VERSION_CHECK=1 PYTHONUNBUFFERED=1 PATH=/opt/venv/bin:$PATH",
+        *python,
+        "COPY requirements.txt /tmp/requirements.txt",
+        _pip(spec, "/opt/venv/bin/pip", "-r /tmp/requirements.txt"),
+        _user("trainer"),
+        "RUN mkdir -p /data /checkpoints /outputs \\\n"
+        "    && chown trainer:trainer /data /checkpoints /outputs",
+        "WORKDIR /app",
+        "COPY src /app/src",
+        "USER trainer",
+        'CMD ["python", "-m", "src.train"]',
+    )

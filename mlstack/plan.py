@@ -1,0 +1,105 @@
+"""The file plan: every file the stack consists of, and what writing it would do to the disk.
+
+Pure: it takes the disk's current contents as input, so a dry run, ``render --check`` and the real
+write all share one decision, and tests assert on its text form.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from enum import Enum
+
+GENERATED = "generated"  # mlstack owns it; regenerated, but never over a hand edit
+SCAFFOLD = "scaffold"  # starter code: written once, then it is the user's
+SECRETS = "secrets"  # .env: existing values kept, missing keys appended
+BLOCK = "block"  # .gitignore: only the block between mlstack's markers is managed
+
+
+class Action(str, Enum):
+    """What writing a planned file does."""
+
+    CREATE = "create"
+    UPDATE = "update"
+    IDENTICAL = "identical"
+    KEEP = "keep"  # a scaffold the user owns now
+    CONFLICT = "conflict"  # edited by hand since mlstack wrote it
+    DELETE = "delete"  # generated earlier, no longer part of the stack, unedited
+
+
+@dataclass(frozen=True)
+class PlannedFile:
+    """One file of the stack as mlstack would write it."""
+
+    path: str
+    content: str
+    policy: str = GENERATED
+    mode: int = 0o644
+
+
+@dataclass(frozen=True)
+class Step:
+    """A planned file and what writing it would do."""
+
+    file: PlannedFile
+    action: Action
+
+    def __str__(self) -> str:
+        label = "conflict (edited)" if self.action is Action.CONFLICT else self.action.value
+        return f"{label:<17} {self.file.path}"
+
+    @property
+    def writes(self) -> bool:
+        """Whether the step changes the disk."""
+        return self.action in (Action.CREATE, Action.UPDATE, Action.DELETE)
+
+
+def digest(text: str) -> str:
+    """The record kept of a generated file's content."""
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def decide(file: PlannedFile, on_disk: str | None, recorded: str | None) -> Action:
+    """What writing ``file`` does, given the disk and the digest mlstack recorded last time."""
+    if on_disk is None:
+        return Action.CREATE
+    if on_disk == file.content:
+        return Action.IDENTICAL
+    if file.policy == SCAFFOLD:
+        return Action.KEEP
+    if file.policy == GENERATED and digest(on_disk) != recorded:
+        return Action.CONFLICT
+    return Action.UPDATE
+
+
+def plan(files: list[PlannedFile], disk: dict[str, str | None],
+         record: dict[str, str]) -> list[Step]:
+    """Decide every file against the disk snapshot and the record.
+
+    A file mlstack generated before that the stack no longer has (a removed component's
+    Dockerfile) is deleted when it is unedited, and left alone otherwise.
+    """
+    steps = [Step(f, decide(f, disk.get(f.path), record.get(f.path))) for f in files]
+    planned = {f.path for f in files}
+    for path, recorded in sorted(record.items()):
+        content = disk.get(path)
+        if path not in planned and content is not None and digest(content) == recorded:
+            steps.append(Step(PlannedFile(path, content), Action.DELETE))
+    return steps
+
+
+MARK_BEGIN = "# >>> mlstack (managed block: edit outside it)"
+MARK_END = "# <<< mlstack"
+
+
+def with_block(current: str | None, lines: list[str]) -> str:
+    """``current`` with mlstack's managed block set to ``lines``; the rest left as the user wrote it."""
+    block = "\n".join([MARK_BEGIN, *lines, MARK_END]) + "\n"
+    text = current or ""
+    if MARK_BEGIN in text and MARK_END in text:
+        head, _, rest = text.partition(MARK_BEGIN)
+        _, _, tail = rest.partition(MARK_END)
+        return head + block.rstrip("\n") + tail
+    if text and not text.endswith("\n"):
+        text += "\n"
+    return text + ("\n" if text else "") + block

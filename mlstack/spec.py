@@ -1,0 +1,152 @@
+"""The stack spec: ``mlstack.yaml`` parsed, validated against the catalog, with defaults filled."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from mlstack.catalog import Catalog
+from mlstack.errors import InputError
+from mlstack.validation import validate
+from mlstack.yamlio import load_file, to_plain
+
+SPEC_FILE = "mlstack.yaml"
+DEFAULT_PYTHON = "3.12"
+DEFAULT_CUDA = "12.8.1"
+SHM_WITH_GPU = "8gb"
+SHM_WITHOUT_GPU = "1gb"
+FIX = "edit mlstack.yaml (see README.md, mlstack.yaml reference), then run `mlstack render`"
+
+# A GPU request: "all", a count, or device ids.
+Devices = str | int | tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class StackSpec:
+    """What the user asked for, complete: every default filled, every reference checked."""
+
+    name: str
+    components: tuple[str, ...]
+    python: str = DEFAULT_PYTHON
+    cuda: str = DEFAULT_CUDA
+    gpu: dict[str, Devices] = field(default_factory=dict)  # service -> devices, GPU services only
+    shm_size: str = SHM_WITHOUT_GPU
+    ports: dict[str, int] = field(default_factory=dict)  # component -> host port
+    images: dict[str, str] = field(default_factory=dict)  # slot -> reference (overrides)
+    ca_bundle: str | None = None
+    pip_index_url: str | None = None
+
+    def uses_gpu(self, service: str) -> bool:
+        """Whether ``service`` gets a GPU reservation."""
+        return service in self.gpu
+
+
+def load_spec(project_dir: Path, catalog: Catalog) -> StackSpec:
+    """Read and check ``mlstack.yaml`` in ``project_dir``."""
+    data = load_file(project_dir / SPEC_FILE, SPEC_FILE)
+    return spec_from_document(data, catalog)
+
+
+def spec_from_document(data: Any, catalog: Catalog, source: str = SPEC_FILE) -> StackSpec:
+    """Validate a parsed mlstack.yaml and resolve it against the catalog."""
+    if not isinstance(data, dict):
+        raise InputError(source, "", "must be a YAML mapping with name and components", FIX)
+    validate(data, "spec", source, FIX)
+    data = to_plain(data)
+    components = _components(data["components"], catalog, source)
+    gpu = _gpu(data.get("gpu", {}), components, catalog, source)
+    return StackSpec(
+        name=data["name"],
+        components=components,
+        python=data.get("python", DEFAULT_PYTHON),
+        cuda=_cuda(data.get("cuda", DEFAULT_CUDA), source),
+        gpu=gpu,
+        shm_size=data.get("shm_size", SHM_WITH_GPU if gpu else SHM_WITHOUT_GPU),
+        ports=_ports(data.get("ports", {}), components, catalog, source),
+        images=_images(data.get("images", {}), catalog, source),
+        ca_bundle=data.get("build", {}).get("ca_bundle"),
+        pip_index_url=data.get("build", {}).get("pip_index_url"),
+    )
+
+
+def _components(names: list[str], catalog: Catalog, source: str) -> tuple[str, ...]:
+    for i, name in enumerate(names):
+        if name not in catalog:
+            raise InputError(source, f"components[{i}]", f"unknown component {name!r}",
+                             f"use one of: {', '.join(sorted(catalog))} (`mlstack components`)")
+    for name in names:
+        missing = [r for r in catalog[name].requires if r not in names]
+        if missing:
+            raise InputError(source, "components", f"{name} requires {', '.join(missing)}",
+                             f"add it: `mlstack add {' '.join(missing)}`")
+    order = list(catalog)  # catalog order is alphabetical: stable output whatever the user wrote
+    return tuple(sorted(names, key=order.index))
+
+
+def _gpu(data: dict[str, Any], components: tuple[str, ...], catalog: Catalog,
+         source: str) -> dict[str, Devices]:
+    devices = _devices(data.get("devices", "none"))
+    capable = [c for c in components if catalog[c].gpu]
+    chosen = data.get("services", capable)
+    per_service = chosen if isinstance(chosen, dict) else dict.fromkeys(chosen, devices)
+    for name in per_service:
+        if name not in components or not catalog[name].gpu:
+            raise InputError(source, f"gpu.services.{name}",
+                             f"{name} is not a GPU-capable service of this stack",
+                             f"choose among: {', '.join(capable) or 'none (add api, jupyter or trainer)'}")
+    wanted = {name: _devices(d) for name, d in per_service.items()}
+    return {name: d for name, d in wanted.items() if d != "none"}
+
+
+def _devices(value: Any) -> Devices:
+    if isinstance(value, list):
+        return tuple(str(v) for v in value)
+    return value
+
+
+def _cuda(value: str, source: str) -> str:
+    from mlstack.cuda import parse_cuda_version
+
+    try:
+        parse_cuda_version(value)
+    except ValueError as exc:
+        raise InputError(source, "cuda", str(exc), 'use a version such as "12.8.1"') from exc
+    return value
+
+
+def _ports(data: dict[str, int], components: tuple[str, ...], catalog: Catalog,
+           source: str) -> dict[str, int]:
+    for name in data:
+        if name not in components or catalog[name].port is None:
+            published = [c for c in components if catalog[c].port]
+            raise InputError(source, f"ports.{name}", f"{name} publishes no port in this stack",
+                             f"set ports for: {', '.join(published)}")
+    ports = {c: data.get(c, catalog[c].port) for c in components if catalog[c].port}
+    seen: dict[int, str] = {}
+    for name, port in ports.items():
+        if port in seen:
+            raise InputError(source, f"ports.{name}",
+                             f"host port {port} is already used by {seen[port]}",
+                             f"give {name} another port, e.g. ports: {{{name}: {port + 1}}}")
+        seen[port] = name
+    return ports
+
+
+def _images(data: dict[str, str], catalog: Catalog, source: str) -> dict[str, str]:
+    slots = {slot for frag in catalog.values() for slot in frag.images}
+    for slot in data:
+        if slot not in slots:
+            raise InputError(source, f"images.{slot}", f"unknown image slot {slot!r}",
+                             f"use one of: {', '.join(sorted(slots))}")
+    return dict(data)
+
+
+SIZE = re.compile(r"^(\d+(?:\.\d+)?)([bkmg]|kb|mb|gb)$")
+
+
+def size_in_bytes(size: str) -> int:
+    """Convert a compose byte value such as ``8gb`` or ``512m`` to bytes."""
+    number, unit = SIZE.match(size.lower()).groups()  # type: ignore[union-attr]
+    return int(float(number) * 1024 ** "bkmg".index(unit[0]))

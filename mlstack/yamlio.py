@@ -1,0 +1,70 @@
+"""YAML in and out through ruamel.yaml, with errors that name the file and line."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+from typing import Any
+
+from ruamel.yaml import YAML
+from ruamel.yaml.error import MarkedYAMLError, YAMLError
+
+from mlstack.errors import InputError
+
+
+def _yaml() -> YAML:
+    yaml = YAML(typ="rt")
+    yaml.default_flow_style = False
+    yaml.width = 4096
+    yaml.indent(mapping=2, sequence=4, offset=2)
+    return yaml
+
+
+def load_text(text: str, source: str) -> Any:
+    """Parse YAML text; a syntax error becomes an InputError naming ``source`` and the line."""
+    try:
+        return _yaml().load(text)
+    except MarkedYAMLError as exc:
+        mark = exc.problem_mark
+        line = f"line {mark.line + 1}" if mark is not None else "?"
+        raise InputError(
+            source, line, f"not valid YAML: {exc.problem}", "fix the syntax at that line"
+        ) from exc
+    except YAMLError as exc:
+        raise InputError(source, "", f"not valid YAML: {exc}", "fix the YAML syntax") from exc
+
+
+def load_file(path: Path, source: str | None = None) -> Any:
+    """Read and parse a YAML file."""
+    label = source or str(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError as exc:
+        raise InputError(label, "", "file not found", "run `mlstack init` first") from exc
+    except OSError as exc:
+        raise InputError(label, "", f"cannot read: {exc.strerror}", "check permissions") from exc
+    return load_text(text, label)
+
+
+def dump(data: Any, header: str = "") -> str:
+    """Serialise ``data`` as YAML, preceded by ``header`` comment lines."""
+    buf = io.StringIO()
+    _yaml().dump(to_plain(data), buf)
+    lines = "".join(f"# {line}\n".replace("# \n", "#\n") for line in header.splitlines())
+    return lines + buf.getvalue()
+
+
+def dump_document(data: Any) -> str:
+    """Serialise a document loaded with :func:`load_text`, keeping its comments and layout."""
+    buf = io.StringIO()
+    _yaml().dump(data, buf)
+    return buf.getvalue()
+
+
+def to_plain(data: Any) -> Any:
+    """Turn ruamel's commented containers and tuples into plain dicts and lists."""
+    if isinstance(data, dict):
+        return {str(k): to_plain(v) for k, v in data.items()}
+    if isinstance(data, (list, tuple)):
+        return [to_plain(v) for v in data]
+    return data
