@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from mlstack.answers import FLAGS, Answers, spec_document
 from mlstack.catalog import Catalog, load_catalog
@@ -20,7 +20,7 @@ from mlstack.resources import data_dir
 from mlstack.spec import SPEC_FILE, StackSpec, spec_from_document
 from mlstack.stackfiles import stack_files
 from mlstack.validation import validate
-from mlstack.yamlio import dump, dump_document, load_file
+from mlstack.yamlio import dump, dump_document, load_document, load_file
 
 SPEC_HEADER = (
     "mlstack.yaml: the source of truth of this stack. Edit it, then run `mlstack render`.\n"
@@ -85,14 +85,14 @@ def init_project(root: Path, answers: Answers, force: bool = False,
 def render_project(root: Path, force: bool = False, dry_run: bool = False) -> Result:
     """Regenerate every file from mlstack.yaml (``dry_run``: plan only, as ``--check`` does)."""
     catalog = load_catalog(root)
-    return _rerender(root, catalog, _load_doc(root), None, force, dry_run)
+    return _rerender(root, catalog, _load_doc(root, load_file), None, force, dry_run)
 
 
 def change_components(root: Path, add: list[str] = (), remove: list[str] = (),
                       force: bool = False, dry_run: bool = False) -> Result:
     """``mlstack add`` / ``remove``: edit the component list (comments kept) and re-render."""
     catalog = load_catalog(root)
-    doc = _load_doc(root)
+    doc = _load_doc(root, load_document)
     components = doc["components"]
     for name in add:
         if name not in components:
@@ -123,8 +123,8 @@ def _finish(root: Path, steps: list[Step], spec: StackSpec, force: bool, dry_run
     return Result(steps, spec)
 
 
-def _load_doc(root: Path) -> Any:
-    doc = load_file(root / SPEC_FILE, SPEC_FILE)
+def _load_doc(root: Path, loader: Callable[[Path, str], Any]) -> Any:
+    doc = loader(root / SPEC_FILE, SPEC_FILE)
     if not isinstance(doc, dict) or not isinstance(doc.get("components"), list):
         raise InputError(SPEC_FILE, "components", "missing: a list of components is required",
                          "e.g. components: [api, redis]; see `mlstack components`")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from mlstack.errors import InputError
@@ -17,13 +18,24 @@ def field_path(path: Any) -> str:
 
 
 def validate(data: Any, schema_name: str, source: str, fix: str) -> None:
-    """Raise an InputError for the most specific schema violation, if any."""
-    import jsonschema  # deferred: costs ~80 ms, and only commands that load files need it
+    """Raise an InputError for the most specific schema violation, if any.
+
+    A document already found valid (same bytes, same schema) is not checked again.
+    """
+    from mlstack import cache
+
+    text = json.dumps(data, sort_keys=True, default=str)
+    digest = cache.key("valid", json.dumps(schema(schema_name), sort_keys=True), text)
+    cache.remembered("valid", digest, lambda: _validate(data, schema_name, source, fix))
+
+
+def _validate(data: Any, schema_name: str, source: str, fix: str) -> bool:
+    import jsonschema  # deferred: ~100 ms to import, and a cached result needs none of it
 
     validator = jsonschema.Draft202012Validator(schema(schema_name))
     error = jsonschema.exceptions.best_match(validator.iter_errors(data))
     if error is None:
-        return
+        return True
     field, message = field_path(error.absolute_path), error.message
     expected = _expected(error)
     if expected is not None:

@@ -34,16 +34,30 @@ def load_text(text: str, source: str) -> Any:
         raise InputError(source, "", f"not valid YAML: {exc}", "fix the YAML syntax") from exc
 
 
-def load_file(path: Path, source: str | None = None) -> Any:
-    """Read and parse a YAML file."""
-    label = source or str(path)
+def read_source(path: Path, label: str) -> str:
+    """A YAML file's text, or an InputError naming it."""
     try:
-        text = path.read_text(encoding="utf-8")
+        return path.read_text(encoding="utf-8")
     except FileNotFoundError as exc:
         raise InputError(label, "", "file not found", "run `mlstack init` first") from exc
-    except OSError as exc:
-        raise InputError(label, "", f"cannot read: {exc.strerror}", "check permissions") from exc
-    return load_text(text, label)
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(label, "", f"cannot read: {exc}", "check the file") from exc
+
+
+def load_file(path: Path, source: str | None = None) -> Any:
+    """Read and parse a YAML file into plain data (comments dropped; parse results cached)."""
+    from mlstack import cache
+
+    label = source or str(path)
+    text = read_source(path, label)
+    return cache.remembered("yaml", cache.key("yaml", text),
+                            lambda: to_plain(load_text(text, label)))
+
+
+def load_document(path: Path, source: str | None = None) -> Any:
+    """Read and parse a YAML file keeping comments and layout, for editing it in place."""
+    label = source or str(path)
+    return load_text(read_source(path, label), label)
 
 
 def dump(data: Any, header: str = "") -> str:

@@ -1,0 +1,5 @@
+"""``python -m mlstack``."""
+
+from mlstack.cli import main
+
+main()

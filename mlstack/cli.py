@@ -1,0 +1,172 @@
+"""The command line: parse, call the core, print. No YAML, Docker or file I/O here.
+
+Heavy modules (the Docker client, the wizard, schema validation) are imported inside the
+commands that need them, so ``mlstack --help`` stays fast.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import sys
+from pathlib import Path
+from typing import Any, Callable, Optional
+
+os.environ.setdefault("TYPER_USE_RICH", "0")  # rich help costs ~100 ms at every start
+
+import typer  # noqa: E402
+
+from mlstack.errors import ExitCode, MlstackError  # noqa: E402
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, rich_markup_mode=None,
+                  pretty_exceptions_enable=False,
+                  help="Compose, check and run a containerised ML stack in one command.")
+STATE: dict[str, Any] = {"dir": Path(), "debug": False}
+
+
+def _handled(func: Callable[..., Any]) -> Callable[..., Any]:
+    """Map expected errors to one message and their exit code; Ctrl-C to 130."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except typer.Exit:
+            raise
+        except MlstackError as exc:
+            typer.echo(f"error: {exc}", err=True)
+            raise typer.Exit(exc.exit_code) from None
+        except KeyboardInterrupt:
+            typer.echo("interrupted", err=True)
+            raise typer.Exit(ExitCode.INTERRUPTED) from None
+        except Exception as exc:
+            if STATE["debug"]:
+                raise
+            typer.echo(f"internal error: {exc!r}\n  run with --debug for the traceback, "
+                       "and please report it", err=True)
+            raise typer.Exit(ExitCode.FAILURE) from None
+
+    return wrapper
+
+
+def command(*args: Any, **kwargs: Any) -> Callable[[Callable[..., Any]], Any]:
+    """``app.command`` with mlstack's error handling."""
+    return lambda func: app.command(*args, **kwargs)(_handled(func))
+
+
+@app.callback()
+def main_options(
+    project_dir: Path = typer.Option(Path(), "--dir", "-C", help="Project directory.",
+                                     file_okay=False),
+    debug: bool = typer.Option(False, "--debug", help="Show tracebacks of internal errors."),
+) -> None:
+    """Compose, check and run a containerised ML stack in one command."""
+    STATE.update(dir=project_dir, debug=debug)
+
+
+def _print_steps(steps: list[Any], verbose: bool = True) -> None:
+    for step in steps:
+        if verbose or step.writes:
+            typer.echo(f"  {step}")
+
+
+@command()
+def init(
+    directory: Optional[Path] = typer.Argument(None, help="Where to create the stack (default: --dir)."),
+    name: Optional[str] = typer.Option(None, help="Project name (compose project)."),
+    with_: Optional[str] = typer.Option(None, "--with", help="Components, comma-separated."),
+    gpu: Optional[str] = typer.Option(None, help="none | all | COUNT | IDS (0,1)."),
+    gpu_services: Optional[str] = typer.Option(None, help="GPU services, comma-separated."),
+    shm_size: Optional[str] = typer.Option(None, help="/dev/shm for training and notebooks, e.g. 8g."),
+    python: Optional[str] = typer.Option(None, help="Python version of built images, e.g. 3.12."),
+    cuda: Optional[str] = typer.Option(None, help="CUDA version of GPU images, e.g. 12.8.1."),
+    image: list[str] = typer.Option([], help="SLOT=REF image override (repeatable)."),
+    port: list[str] = typer.Option([], help="COMPONENT=PORT host port (repeatable)."),
+    ca_bundle: Optional[str] = typer.Option(None, help="Extra CA bundle for pip in builds."),
+    pip_index_url: Optional[str] = typer.Option(None, help="pip index URL for builds."),
+    yes: bool = typer.Option(False, "--yes", "-y", help="Take defaults; never prompt."),
+    force: bool = typer.Option(False, help="Replace an existing stack (edits kept as .bak)."),
+    dry_run: bool = typer.Option(False, help="Print the plan; write nothing."),
+) -> None:
+    """Create mlstack.yaml and the stack's files (a wizard, or flags with --yes)."""
+    from mlstack.generate import init_project
+    from mlstack.initflow import gather_answers
+
+    root = directory or STATE["dir"]
+    flags = dict(name=name, with_=with_, gpu=gpu, gpu_services=gpu_services, shm_size=shm_size,
+                 python=python, cuda=cuda, image=image, port=port, ca_bundle=ca_bundle,
+                 pip_index_url=pip_index_url)
+    answers = gather_answers(root, flags, interactive=not yes)
+    result = init_project(root, answers, force=force, dry_run=dry_run)
+    _print_steps(result.steps)
+    if not dry_run:
+        typer.echo(f"\nStack {result.spec.name!r} is ready in {root}. Next: "
+                   f"`mlstack up` (or `mlstack doctor` to check this machine first).")
+
+
+@command()
+def components() -> None:
+    """List the components that can be in a stack."""
+    from mlstack.catalog import load_catalog
+
+    for frag in load_catalog(STATE["dir"]).values():
+        extras = [x for x, on in (("gpu", frag.gpu), ("job", frag.is_job)) if on]
+        tag = f" [{', '.join(extras)}]" if extras else ""
+        typer.echo(f"{frag.name:<10} {frag.summary}{tag}")
+
+
+@command()
+def add(names: list[str] = typer.Argument(..., help="Components to add."),
+        force: bool = typer.Option(False, help="Overwrite edited files (keeps .bak).")) -> None:
+    """Add components to mlstack.yaml and re-render."""
+    from mlstack.generate import change_components
+
+    _print_steps(change_components(STATE["dir"], add=names, force=force).steps, verbose=False)
+
+
+@command()
+def remove(names: list[str] = typer.Argument(..., help="Components to remove."),
+           force: bool = typer.Option(False, help="Overwrite edited files (keeps .bak).")) -> None:
+    """Remove components from mlstack.yaml and re-render."""
+    from mlstack.generate import change_components
+
+    _print_steps(change_components(STATE["dir"], remove=names, force=force).steps, verbose=False)
+
+
+@command()
+def render(
+    check: bool = typer.Option(False, help="Write nothing; exit 1 if files drifted."),
+    force: bool = typer.Option(False, help="Overwrite edited files (keeps .bak)."),
+    dry_run: bool = typer.Option(False, help="Print the plan; write nothing."),
+) -> None:
+    """Regenerate the stack's files from mlstack.yaml."""
+    from mlstack.generate import render_project
+
+    result = render_project(STATE["dir"], force=force, dry_run=check or dry_run)
+    if check:
+        for step in result.drift:
+            typer.echo(f"drift: {step}")
+        if result.drift:
+            typer.echo("fix: run `mlstack render` (or --force for edited files)", err=True)
+            raise typer.Exit(ExitCode.FAILURE)
+        typer.echo("no drift: the files match mlstack.yaml")
+        return
+    _print_steps(result.steps, verbose=dry_run)
+
+
+@command()
+def validate() -> None:
+    """Check mlstack.yaml and the fragments; run `docker compose config` when it is there."""
+    from mlstack.validate import validate_project
+
+    for line in validate_project(STATE["dir"]):
+        typer.echo(line)
+
+
+def main() -> None:
+    """Console entry point."""
+    app(prog_name="mlstack")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

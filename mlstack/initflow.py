@@ -1,0 +1,56 @@
+"""From ``init``'s flags (and the wizard, for what they leave open) to one set of Answers."""
+
+from __future__ import annotations
+
+import re
+import sys
+from pathlib import Path
+from typing import Any
+
+from mlstack.answers import DEFAULT_COMPONENTS, Answers, parse_gpu, parse_pairs, split_list
+from mlstack.errors import InputError
+from mlstack.spec import DEFAULT_CUDA, DEFAULT_PYTHON
+
+
+def default_name(root: Path) -> str:
+    """A compose project name from the directory's name."""
+    slug = re.sub(r"[^a-z0-9_-]+", "-", root.resolve().name.lower()).strip("-_")
+    return slug or "mlstack"
+
+
+def host_defaults() -> dict[str, Any]:
+    """GPU defaults from this machine: all GPUs and the newest CUDA its driver runs natively."""
+    from mlstack.cuda import newest_native_cuda
+    from mlstack.host import scan_gpus
+
+    scan = scan_gpus()
+    if not scan.gpus:
+        return {"gpu": "none", "cuda": DEFAULT_CUDA, "scan": scan}
+    return {"gpu": "all", "cuda": newest_native_cuda(scan.driver) or DEFAULT_CUDA, "scan": scan}
+
+
+def gather_answers(root: Path, flags: dict[str, Any], interactive: bool) -> Answers:
+    """Answers from flags; the wizard asks whatever the flags left open unless ``--yes``."""
+    given = {k for k, v in flags.items() if v not in (None, [])}
+    host = host_defaults()
+    values = {
+        "name": flags["name"] or default_name(root),
+        "components": split_list(flags["with_"]) if flags["with_"] else DEFAULT_COMPONENTS,
+        "gpu": parse_gpu(flags["gpu"]) if flags["gpu"] else host["gpu"],
+        "gpu_services": split_list(flags["gpu_services"]) if flags["gpu_services"] else None,
+        "shm_size": flags["shm_size"],
+        "python": flags["python"] or DEFAULT_PYTHON,
+        "cuda": flags["cuda"] or host["cuda"],
+        "images": parse_pairs(flags["image"], "--image"),
+        "ports": parse_pairs(flags["port"], "--port", int),
+        "ca_bundle": flags["ca_bundle"],
+        "pip_index_url": flags["pip_index_url"],
+    }
+    if interactive:
+        if not sys.stdin.isatty():
+            raise InputError("mlstack init", "", "interactive session required",
+                             "pass --yes (with flags such as --with and --gpu) in scripts and CI")
+        from mlstack.prompts import run_wizard
+
+        values = run_wizard(values, given, host["scan"])
+    return Answers(**values)

@@ -1,0 +1,68 @@
+"""The ``mlstack init`` wizard: questionary prompts for what the flags left open."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import questionary
+
+from mlstack.answers import parse_gpu, split_list
+from mlstack.catalog import load_catalog
+from mlstack.errors import ExitCode, MlstackError
+from mlstack.host import GpuScan
+
+PYTHONS = ["3.12", "3.11", "3.13"]
+
+
+class WizardCancelled(MlstackError):
+    """The user left the wizard (Ctrl-C or Ctrl-D): nothing was written."""
+
+    exit_code = ExitCode.INTERRUPTED
+
+
+def _ask(question: Any) -> Any:
+    answer = question.ask()
+    if answer is None:
+        raise WizardCancelled("wizard cancelled: nothing was written")
+    return answer
+
+
+def run_wizard(values: dict[str, Any], given: set[str], scan: GpuScan) -> dict[str, Any]:
+    """Ask each question whose flag was not given; return the completed values."""
+    out = dict(values)
+    if "name" not in given:
+        out["name"] = _ask(questionary.text("Project name:", default=values["name"]))
+    if "with_" not in given:
+        catalog = load_catalog()
+        choices = [questionary.Choice(f"{f.name:<9} {f.summary}", value=f.name,
+                                      checked=f.name in values["components"])
+                   for f in catalog.values()]
+        out["components"] = tuple(_ask(questionary.checkbox(
+            "Components (space to toggle, enter to confirm):", choices=choices,
+            validate=lambda picked: bool(picked) or "pick at least one component")))
+    if "gpu" not in given:
+        out["gpu"] = _ask_gpu(values["gpu"], scan)
+    if out["gpu"] != "none" and "shm_size" not in given:
+        out["shm_size"] = _ask(questionary.text("/dev/shm size for training and notebooks:",
+                                                default="8gb"))
+    if "python" not in given:
+        out["python"] = _ask(questionary.select("Python version of built images:",
+                                                choices=PYTHONS, default=values["python"]))
+    return out
+
+
+def _ask_gpu(default: Any, scan: GpuScan) -> Any:
+    if not scan.gpus:
+        questionary.print(f"No NVIDIA GPU: {scan.reason}. Using CPU images.", style="italic")
+        return "none"
+    names = ", ".join(f"{g.index}: {g.name}" for g in scan.gpus)
+    questionary.print(f"GPUs found (driver {scan.driver}): {names}")
+    choice = _ask(questionary.select("GPUs for the GPU services:",
+                                     choices=["all", "none", "a count", "device ids"],
+                                     default="all" if default == "all" else "none"))
+    if choice == "a count":
+        return parse_gpu(_ask(questionary.text("How many GPUs:", default="1")))
+    if choice == "device ids":
+        ids = _ask(questionary.text("Device ids, comma-separated:", default="0"))
+        return parse_gpu(",".join(split_list(ids)) + ",")
+    return choice
