@@ -1,0 +1,157 @@
+"""The only module that talks to Docker: python-on-whales, with its errors kept and reworded.
+
+Every failure becomes an EngineError that keeps Docker's own words and ends with the fix.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from python_on_whales import DockerClient
+from python_on_whales.exceptions import DockerException
+from python_on_whales.utils import run
+
+from mlstack.dockerinfo import EngineInfo, parse_compose_version, parse_docker_info
+from mlstack.errors import EngineError
+from mlstack.stackfiles import BASE, DEV, PROD
+
+PROFILES = {"dev": (BASE, DEV), "prod": (BASE, PROD)}
+INSTALL_ENGINE = ("install Docker Engine (Debian/Ubuntu: `sudo apt-get install docker.io`; "
+                  "others: https://docs.docker.com/engine/install/), then start it")
+START_ENGINE = ("start it: `sudo systemctl start docker` (Linux) or open Docker Desktop; "
+                "check that your user may use it: `docker info`")
+INSTALL_COMPOSE = ("install the Compose v2 plugin: `sudo apt-get install docker-compose-plugin`, "
+                   "or put the docker-compose binary in ~/.docker/cli-plugins/")
+
+
+@dataclass(frozen=True)
+class ServiceState:
+    """One service's container as ``docker compose ps`` reports it."""
+
+    service: str
+    container: str
+    state: str  # running, exited, created, restarting, paused, dead
+    health: str  # healthy, unhealthy, starting, or "" without a health check
+    exit_code: int | None = None
+
+
+def docker_words(exc: DockerException) -> str:
+    """What Docker said, without python-on-whales' framing."""
+    text = (exc.stderr or exc.stdout or "").strip()
+    return text.splitlines()[-1] if text else f"exit code {exc.return_code}"
+
+
+class Engine:
+    """A Docker engine and the compose project of one stack directory and profile."""
+
+    def __init__(self, root: Path, profile: str = "dev") -> None:
+        if shutil.which("docker") is None:
+            raise EngineError(f"the docker command is not installed\n  fix: {INSTALL_ENGINE}")
+        self.root = root
+        self.profile = profile
+        self.docker = DockerClient(compose_files=[root / f for f in PROFILES[profile]],
+                                   compose_project_directory=root)
+
+    def _run(self, *args: str, what: str, fix: str) -> str:
+        try:
+            return run([*self.docker.client_config.docker_cmd, *args])
+        except DockerException as exc:
+            raise EngineError(f"{what}: {docker_words(exc)}\n  fix: {fix}") from exc
+
+    def info(self) -> EngineInfo:
+        """The engine's facts; an EngineError that says how to start it when it is down."""
+        out = self._run("info", "--format", "{{json .}}", what="the Docker engine is not reachable",
+                        fix=START_ENGINE)
+        try:
+            return parse_docker_info(json.loads(out))
+        except ValueError as exc:
+            raise EngineError(f"the Docker engine is not reachable: {exc}\n  fix: {START_ENGINE}") from exc
+
+    def compose_version(self) -> tuple[int, int, int]:
+        """Compose's version (2.x and 5.x both exist: no assumption on the major)."""
+        out = self._run("compose", "version", "--short", what="Docker Compose v2 is missing",
+                        fix=INSTALL_COMPOSE)
+        return parse_compose_version(out)
+
+    def compose(self, *args: str, what: str, fix: str = "see the message above") -> str:
+        """Run ``docker compose`` with this profile's files."""
+        files = [a for f in PROFILES[self.profile] for a in ("-f", str(self.root / f))]
+        return self._run("compose", "--project-directory", str(self.root), *files, *args,
+                         what=what, fix=fix)
+
+    def config(self) -> dict[str, Any]:
+        """The resolved model (interpolated with .env), as compose itself sees it."""
+        out = self.compose("config", "--format", "json", what="docker compose config failed",
+                           fix="run `mlstack validate` and fix the file it names")
+        return json.loads(out)
+
+    def up(self, services: list[str], build: bool) -> None:
+        """Create and start the services (detached); compose orders them by health."""
+        try:
+            self.docker.compose.up(services or None, detach=True, build=build, quiet=True)
+        except DockerException as exc:
+            raise EngineError(f"docker compose up failed: {docker_words(exc)}\n"
+                              "  fix: see the service report below") from exc
+
+    def states(self) -> dict[str, ServiceState]:
+        """Every service container's state and health, in one call."""
+        out = self.compose("ps", "--all", "--format", "json", what="docker compose ps failed",
+                           fix=START_ENGINE)
+        return {s.service: s for s in parse_ps(out)}
+
+    def logs(self, service: str, tail: int = 30) -> str:
+        """The last lines a service printed."""
+        try:
+            return self.docker.compose.logs(service, tail=str(tail), no_log_prefix=True)
+        except DockerException as exc:
+            return f"(no logs: {docker_words(exc)})"
+
+    def oom_killed(self, container: str) -> bool:
+        """Whether the kernel killed the container for memory."""
+        try:
+            return bool(self.docker.container.inspect(container).state.oom_killed)
+        except DockerException:
+            return False
+
+    def down(self, volumes: bool) -> None:
+        """Stop and remove the containers (and the named volumes, if asked)."""
+        try:
+            self.docker.compose.down(volumes=volumes, remove_orphans=True)
+        except DockerException as exc:
+            raise EngineError(f"docker compose down failed: {docker_words(exc)}\n"
+                              f"  fix: {START_ENGINE}") from exc
+
+    def follow_logs(self, service: str | None, follow: bool) -> None:
+        """Stream logs to the terminal."""
+        files = [a for f in PROFILES[self.profile] for a in ("-f", str(self.root / f))]
+        import subprocess
+
+        args = ["logs", *(["--follow"] if follow else []), *([service] if service else [])]
+        subprocess.run([*self.docker.client_config.docker_cmd, "compose", "--project-directory",
+                        str(self.root), *files, *args], check=False)
+
+    def container_on_port(self, port: int) -> str | None:
+        """The name of a running container publishing ``port``, if any."""
+        out = self._run("ps", "--filter", f"publish={port}", "--format",
+                        '{{.Names}} ({{.Label "com.docker.compose.project"}})',
+                        what="docker ps failed", fix=START_ENGINE)
+        return out.strip().splitlines()[0] if out.strip() else None
+
+    def image_exists(self, reference: str) -> bool:
+        """Whether the engine has an image locally."""
+        return bool(self.docker.image.exists(reference))
+
+
+def parse_ps(text: str) -> list[ServiceState]:
+    """``docker compose ps --format json``: a JSON array (older 2.x) or one object a line."""
+    text = text.strip()
+    if not text:
+        return []
+    rows = json.loads(text) if text.startswith("[") else [json.loads(x) for x in text.splitlines()]
+    return [ServiceState(service=r["Service"], container=r["Name"], state=r["State"],
+                         health=r.get("Health", ""), exit_code=r.get("ExitCode"))
+            for r in rows]
