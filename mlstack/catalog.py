@@ -51,6 +51,15 @@ class Fragment:
 Catalog = dict[str, Fragment]
 
 
+@dataclass(frozen=True)
+class Rules:
+    """Dev or prod rules from ``overrides/``: applied to every service before its fragment's."""
+
+    publish_address: str
+    every_service: dict[str, Any]
+    every_job: dict[str, Any]
+
+
 def fragment_from_data(data: dict[str, Any], source: str) -> Fragment:
     """Validate one parsed fragment and build its record."""
     validate(data, "fragment", source, "see the fragment format in README.md (Fragments)")
@@ -92,3 +101,11 @@ def check_references(catalog: Catalog) -> None:
                 if name not in catalog:
                     raise InputError(frag.source, key, f"unknown component {name!r}",
                                      f"known components: {', '.join(sorted(catalog))}")
+
+
+def load_rules(profile: str) -> Rules:
+    """The dev or prod rules shipped in ``overrides/``."""
+    path = data_dir("overrides") / f"{profile}.yaml"
+    data = load_file(path)
+    validate(data, "overrides", str(path), "restore the file from the mlstack release")
+    return Rules(data["publish_address"], dict(data["every_service"]), dict(data.get("every_job", {})))

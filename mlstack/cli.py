@@ -163,6 +163,96 @@ def validate() -> None:
         typer.echo(line)
 
 
+PROFILE = typer.Option("dev", "--profile", "-p", help="dev (compose.override.yaml) or prod.")
+
+
+def _profile(value: str) -> str:
+    if value not in ("dev", "prod"):
+        from mlstack.errors import InputError
+
+        raise InputError("mlstack", "--profile", f"expected dev or prod, got {value!r}",
+                         "use --profile dev or --profile prod")
+    return value
+
+
+@command()
+def up(
+    profile: str = PROFILE,
+    build: bool = typer.Option(False, help="Rebuild the images mlstack builds."),
+    timeout: float = typer.Option(300, help="Seconds to wait for every service to be healthy."),
+    service: list[str] = typer.Option([], help="Only this service (repeatable) and its deps."),
+) -> None:
+    """Start the stack and prove every service healthy (or say which is not, and why)."""
+    from mlstack.operate import up as run_up
+
+    run_up(STATE["dir"], _profile(profile), build, timeout, service)
+
+
+@command()
+def status(profile: str = PROFILE,
+           as_json: bool = typer.Option(False, "--json", help="Stable JSON for scripts.")) -> None:
+    """Show each service's state, health and URL now (no waiting)."""
+    import json
+
+    from mlstack import operate
+
+    spec, reports = operate.status(STATE["dir"], _profile(profile))
+    if as_json:
+        typer.echo(json.dumps(operate.status_json(spec, profile, reports), indent=2))
+    else:
+        from mlstack.console import health_table, out
+
+        out.print(health_table(reports, f"{spec.name} ({profile})"))
+    if not all(r.ok for r in reports):
+        raise typer.Exit(ExitCode.FAILURE)
+
+
+@command()
+def down(volumes: bool = typer.Option(False, "--volumes", help="Also delete the named volumes "
+                                      "(all the stack's data)."),
+         yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask to confirm --volumes.")) -> None:
+    """Stop the stack. The data in named volumes is kept unless --volumes."""
+    from mlstack.operate import down as run_down
+
+    if volumes and not yes:
+        if not sys.stdin.isatty():
+            from mlstack.errors import InputError
+
+            raise InputError("mlstack down", "--volumes", "deleting the data needs confirmation",
+                             "add --yes to confirm in a script")
+        typer.confirm("Delete every named volume of this stack (all its data)?", abort=True)
+    run_down(STATE["dir"], volumes)
+    typer.echo("stopped" + (" and deleted the volumes" if volumes else "; data volumes kept"))
+
+
+@command()
+def logs(service: Optional[str] = typer.Argument(None, help="One service (default: all)."),
+         follow: bool = typer.Option(False, "--follow", "-f", help="Keep printing.")) -> None:
+    """Print the stack's logs."""
+    from mlstack.operate import logs as run_logs
+
+    run_logs(STATE["dir"], service, follow)
+
+
+@command()
+def doctor(profile: str = PROFILE,
+           as_json: bool = typer.Option(False, "--json", help="Stable JSON for scripts.")) -> None:
+    """Check this machine against the stack: engine, Compose, GPU, CUDA, shm, ports, disk, files."""
+    import json
+
+    from mlstack.doctor import run_doctor
+
+    checks = run_doctor(STATE["dir"], _profile(profile))
+    if as_json:
+        typer.echo(json.dumps({"checks": [c.as_dict() for c in checks]}, indent=2))
+    else:
+        from mlstack.console import checks_table, out
+
+        out.print(checks_table(checks))
+    if any(c.status == "fail" for c in checks):
+        raise typer.Exit(ExitCode.FAILURE)
+
+
 def main() -> None:
     """Console entry point."""
     app(prog_name="mlstack")

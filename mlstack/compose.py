@@ -10,21 +10,12 @@ import copy
 from dataclasses import dataclass
 from typing import Any
 
-from mlstack.catalog import Catalog, Fragment
+from mlstack.catalog import Catalog, Fragment, Rules
 from mlstack.spec import StackSpec
 
 NETWORK = "backend"
 CA_SECRET = "pip_ca"
 HEALTHY = {"condition": "service_healthy"}
-
-
-@dataclass(frozen=True)
-class Rules:
-    """Dev or prod rules from ``overrides/``: applied to every service before its fragment's."""
-
-    publish_address: str
-    every_service: dict[str, Any]
-    every_job: dict[str, Any]
 
 
 @dataclass(frozen=True)

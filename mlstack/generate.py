@@ -10,16 +10,14 @@ from pathlib import Path
 from typing import Any, Callable
 
 from mlstack.answers import FLAGS, Answers, spec_document
-from mlstack.catalog import Catalog, load_catalog
-from mlstack.compose import Rules, build_compose
+from mlstack.catalog import Catalog, load_catalog, load_rules
+from mlstack.compose import build_compose
 from mlstack.envfile import ENV_FILE, fill_secrets, parse_env, secret_names
 from mlstack.errors import InputError
 from mlstack.files import apply, read_record, read_text, snapshot
 from mlstack.plan import SCAFFOLD, Action, PlannedFile, Step, plan
-from mlstack.resources import data_dir
 from mlstack.spec import SPEC_FILE, StackSpec, spec_from_document
 from mlstack.stackfiles import stack_files
-from mlstack.validation import validate
 from mlstack.yamlio import dump, dump_document, load_document, load_file
 
 SPEC_HEADER = (
@@ -39,14 +37,6 @@ class Result:
     def drift(self) -> list[Step]:
         """Files whose content on disk differs from what the spec gives."""
         return [s for s in self.steps if s.action not in (Action.IDENTICAL, Action.KEEP)]
-
-
-def load_rules(profile: str) -> Rules:
-    """The dev or prod rules shipped in ``overrides/``."""
-    path = data_dir("overrides") / f"{profile}.yaml"
-    data = load_file(path)
-    validate(data, "overrides", str(path), "restore the file from the mlstack release")
-    return Rules(data["publish_address"], dict(data["every_service"]), dict(data.get("every_job", {})))
 
 
 def plan_stack(root: Path, spec: StackSpec, catalog: Catalog,

@@ -32,7 +32,8 @@ BASE_FILES = {
     "etc/apt/sources.list": f"deb {MIRROR} bookworm main\n"
     f"deb {MIRROR} bookworm-updates main\n"
     "deb http://deb.debian.org/debian-security bookworm-security main\n",
-    "etc/apt/apt.conf.d/docker-clean": 'APT::Keep-Downloaded-Packages "false";\n',
+    "etc/apt/apt.conf.d/docker-clean": 'APT::Keep-Downloaded-Packages "false";\n'
+    'Dir::Cache::pkgcache "";\nDir::Cache::srcpkgcache "";\n',
     "etc/dpkg/dpkg.cfg.d/docker-excludes": "".join(
         f"path-exclude /usr/share/{d}/*\n" for d in ("doc", "man", "info", "locale")
     ),

@@ -1,0 +1,62 @@
+"""``mlstack doctor``: every check of the machine against the stack, as records."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from mlstack.catalog import load_catalog
+from mlstack.checks import (OK, Check, check_compose, check_disk, check_engine, check_files,
+                            check_gpu_cuda, check_gpu_driver, check_gpu_runtime, check_ports,
+                            check_shm, images_of)
+from mlstack.errors import EngineError, MlstackError
+from mlstack.host import scan_gpus
+from mlstack.stackview import long_running, published_ports
+
+SPEC_CHECKS = ("gpu.driver", "gpu.runtime", "gpu.cuda", "shm", "ports", "disk")
+
+
+def run_doctor(root: Path, profile: str = "dev") -> list[Check]:
+    """Run every check; never raises for what it finds (only the records say it)."""
+    from mlstack.engine import Engine
+    from mlstack.generate import render_project
+
+    engine, info, version, errors = None, None, None, {"engine": "", "compose": ""}
+    try:
+        engine = Engine(root, profile)
+        info = engine.info()
+        version = engine.compose_version()
+    except EngineError as exc:
+        errors["engine" if info is None else "compose"] = str(exc)
+    checks = [check_engine(info, errors["engine"])]
+    checks.append(check_compose(version, errors["compose"]) if info else
+                  Check("compose", "fail", "not checked: the engine is not reachable",
+                        "start the engine first"))
+    try:
+        catalog = load_catalog(root)
+        result = render_project(root, dry_run=True)
+    except MlstackError as exc:
+        return checks + [Check(i, OK, "not checked: no valid mlstack.yaml here") for i in
+                         SPEC_CHECKS] + [check_files(None, str(exc))]
+    spec = result.spec
+    scan = scan_gpus()
+    services = long_running(spec, catalog)
+    ports = published_ports(root, spec, catalog, profile)
+    states = {}
+    if engine is not None and info is not None and version is not None:
+        states = engine.states()
+    own = {p.port: p.service for p in ports
+           if states.get(p.service) and states[p.service].state == "running"}
+    missing = None
+    if engine is not None and info is not None:
+        images = [i for i in images_of(spec, catalog, services).values() if i != "build"]
+        missing = 0 if all(engine.image_exists(i) for i in images) else None
+    checks += [
+        check_gpu_driver(spec, scan),
+        check_gpu_runtime(spec, info),
+        check_gpu_cuda(spec, scan),
+        check_shm(spec, catalog),
+        check_ports(ports, own),
+        check_disk(info.docker_root_dir if info else None, missing),
+        check_files([step.file.path for step in result.drift]),
+    ]
+    return checks

@@ -1,0 +1,116 @@
+"""Waiting for health: container health first, then a probe from the host, under one deadline.
+
+The rules follow Compose's own (``convergence.go``): healthy -> probe, then done; starting or
+created -> wait; unhealthy or exited -> fail at once; the deadline -> fail with what was seen last.
+Clock, sleep and state reader are injected, so the rules are tested without an engine.
+"""
+
+from __future__ import annotations
+
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Callable
+
+from mlstack.engine import ServiceState
+from mlstack.probes import Probe, run_probe
+
+POLL_SECONDS = 0.5
+
+
+@dataclass(frozen=True)
+class ServiceReport:
+    """The end state of one service: what the table and ``status --json`` show."""
+
+    service: str
+    state: str
+    health: str
+    url: str = ""
+    seconds: float | None = None  # time to healthy, from the start of the wait
+    problem: str = ""
+    exit_code: int | None = None
+    container: str = ""
+
+    @property
+    def ok(self) -> bool:
+        """Healthy, and answering from the host where it is published."""
+        return not self.problem
+
+
+def verdict(state: ServiceState | None) -> str:
+    """``ready``, ``wait`` or ``fail`` for one container state."""
+    if state is None or state.state in ("created", "restarting") or state.health == "starting":
+        return "wait"
+    if state.state != "running" or state.health == "unhealthy":
+        return "fail"
+    return "ready"
+
+
+def failure_text(state: ServiceState) -> str:
+    """Why a container failed, in Docker's words."""
+    if state.health == "unhealthy":
+        return "its health check fails (container unhealthy)"
+    return f"container {state.state} (exit code {state.exit_code})"
+
+
+def wait_for(services: list[str], read_states: Callable[[], dict[str, ServiceState]],
+             probes: dict[str, Probe], urls: dict[str, str], timeout: float,
+             on_tick: Callable[[dict[str, ServiceState], dict[str, ServiceReport], float], None]
+             | None = None,
+             abort: Callable[[], str | None] = lambda: None,
+             clock: Callable[[], float] = time.monotonic,
+             sleep: Callable[[float], None] = time.sleep) -> list[ServiceReport]:
+    """Wait until every service is healthy and answers its probe, one fails, or time runs out."""
+    start = clock()
+    done: dict[str, ServiceReport] = {}
+    last_probe: dict[str, str] = {}
+    states: dict[str, ServiceState] = {}
+    stopped = None
+    with ThreadPoolExecutor(max_workers=max(1, len(probes))) as pool:
+        while True:
+            states = read_states()
+            ready = []
+            for name in services:
+                if name in done:
+                    continue
+                state = states.get(name)
+                outcome = verdict(state)
+                if outcome == "fail":
+                    done[name] = _report(name, state, urls, problem=failure_text(state))
+                elif outcome == "ready":
+                    ready.append(name)
+            to_probe = [n for n in ready if n in probes]
+            for name, error in zip(to_probe, pool.map(lambda n: run_probe(probes[n]), to_probe)):
+                if error:
+                    last_probe[name] = error
+                else:
+                    done[name] = _report(name, states[name], urls, seconds=clock() - start)
+            for name in ready:
+                if name not in probes:
+                    done[name] = _report(name, states[name], urls, seconds=clock() - start)
+            if on_tick:
+                on_tick(states, done, clock() - start)
+            stopped = abort()
+            if len(done) == len(services) or clock() - start >= timeout or stopped:
+                break
+            sleep(POLL_SECONDS)
+    for name in services:
+        if name not in done:
+            seen = states.get(name)
+            why = last_probe.get(name) or (f"still {seen.health or seen.state}" if seen
+                                           else "not running")
+            if stopped:
+                problem = f"not started: {stopped}"
+            else:
+                problem = f"not healthy after {timeout:.0f}s: {why}" if timeout > 0 else why
+            done[name] = _report(name, seen, urls, problem=problem)
+    return [done[name] for name in services]
+
+
+def _report(name: str, state: ServiceState | None, urls: dict[str, str], seconds: float | None = None,
+            problem: str = "") -> ServiceReport:
+    return ServiceReport(
+        service=name, state=state.state if state else "missing",
+        health=(state.health or "no check") if state else "-", url=urls.get(name, ""),
+        seconds=seconds, problem=problem, exit_code=state.exit_code if state else None,
+        container=state.container if state else "")

@@ -1,0 +1,47 @@
+"""What a rendered stack exposes per profile: its services, host ports, GPU users, image slots."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from mlstack.catalog import Catalog, load_rules
+from mlstack.compose import port_variable
+from mlstack.envfile import ENV_FILE, parse_env
+from mlstack.files import read_text
+from mlstack.spec import StackSpec
+
+
+@dataclass(frozen=True)
+class Published:
+    """A host port a service publishes in a profile."""
+
+    service: str
+    address: str  # "" = every interface
+    port: int
+
+
+def env_values(root: Path) -> dict[str, str]:
+    """What compose interpolates with: ``.env``, overridden by the shell (compose's precedence)."""
+    values = parse_env(read_text(root / ENV_FILE) or "")
+    values.update({k: v for k, v in os.environ.items() if k in values or k.endswith("_HOST_PORT")})
+    return values
+
+
+def long_running(spec: StackSpec, catalog: Catalog) -> list[str]:
+    """The services ``up`` starts (jobs sit in a profile)."""
+    return [c for c in spec.components if not catalog[c].is_job]
+
+
+def published_ports(root: Path, spec: StackSpec, catalog: Catalog, profile: str) -> list[Published]:
+    """Host ports of the profile, with ``*_HOST_PORT`` overrides from .env or the shell applied."""
+    rules = load_rules(profile)
+    env = env_values(root)
+    out = []
+    for name in long_running(spec, catalog):
+        frag = catalog[name]
+        if frag.port and (rules.publish_address or frag.publish_in_prod):
+            port = int(env.get(port_variable(name)) or spec.ports[name])
+            out.append(Published(name, rules.publish_address, port))
+    return out
