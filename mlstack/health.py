@@ -57,54 +57,78 @@ def wait_for(services: list[str], read_states: Callable[[], dict[str, ServiceSta
              probes: dict[str, Probe], urls: dict[str, str], timeout: float,
              on_tick: Callable[[dict[str, ServiceState], dict[str, ServiceReport], float], None]
              | None = None,
-             abort: Callable[[], str | None] = lambda: None,
+             settled: Callable[[], str | None | bool] = lambda: True,
              clock: Callable[[], float] = time.monotonic,
              sleep: Callable[[float], None] = time.sleep) -> list[ServiceReport]:
-    """Wait until every service is healthy and answers its probe, one fails, or time runs out."""
+    """Wait until every service is healthy and answers its probe, one fails, or time runs out.
+
+    ``settled`` tells whether ``docker compose up`` has returned (True), failed (its error), or
+    is still creating containers (False). Until it has, states may be those of containers about
+    to be replaced, so they are shown but nothing is concluded from them.
+    """
     start = clock()
     done: dict[str, ServiceReport] = {}
     last_probe: dict[str, str] = {}
+    first_healthy: dict[str, float] = {}
+    starting: set[str] = set()
     states: dict[str, ServiceState] = {}
-    stopped = None
+    stopped: str | None = None
     with ThreadPoolExecutor(max_workers=max(1, len(probes))) as pool:
         while True:
+            outcome = settled()
+            stopped = outcome if isinstance(outcome, str) else None
             states = read_states()
-            ready = []
-            for name in services:
-                if name in done:
-                    continue
-                state = states.get(name)
-                outcome = verdict(state)
-                if outcome == "fail":
-                    done[name] = _report(name, state, urls, problem=failure_text(state))
-                elif outcome == "ready":
-                    ready.append(name)
-            to_probe = [n for n in ready if n in probes]
-            for name, error in zip(to_probe, pool.map(lambda n: run_probe(probes[n]), to_probe)):
-                if error:
-                    last_probe[name] = error
-                else:
-                    done[name] = _report(name, states[name], urls, seconds=clock() - start)
-            for name in ready:
-                if name not in probes:
-                    done[name] = _report(name, states[name], urls, seconds=clock() - start)
+            now = clock() - start
+            for name, state in states.items():
+                if verdict(state) == "wait":
+                    starting.add(name)
+                elif name in starting and verdict(state) == "ready":
+                    first_healthy.setdefault(name, now)
+            if outcome:
+                _conclude(services, states, probes, urls, pool, done, last_probe,
+                          lambda n: first_healthy.get(n, now))
             if on_tick:
-                on_tick(states, done, clock() - start)
-            stopped = abort()
-            if len(done) == len(services) or clock() - start >= timeout or stopped:
+                on_tick(states, done, now)
+            if len(done) == len(services) or now >= timeout or stopped:
                 break
             sleep(POLL_SECONDS)
     for name in services:
         if name not in done:
-            seen = states.get(name)
-            why = last_probe.get(name) or (f"still {seen.health or seen.state}" if seen
-                                           else "not running")
-            if stopped:
-                problem = f"not started: {stopped}"
-            else:
-                problem = f"not healthy after {timeout:.0f}s: {why}" if timeout > 0 else why
-            done[name] = _report(name, seen, urls, problem=problem)
+            done[name] = _unfinished(name, states.get(name), urls, last_probe.get(name), timeout,
+                                     stopped)
     return [done[name] for name in services]
+
+
+def _conclude(services: list[str], states: dict[str, ServiceState], probes: dict[str, Probe],
+              urls: dict[str, str], pool: ThreadPoolExecutor, done: dict[str, ServiceReport],
+              last_probe: dict[str, str], since: Callable[[str], float]) -> None:
+    """Record every service whose container failed, or is healthy and answers its probe."""
+    ready = []
+    for name in services:
+        state = states.get(name)
+        if name in done:
+            continue
+        if verdict(state) == "fail":
+            done[name] = _report(name, state, urls, problem=failure_text(state))
+        elif verdict(state) == "ready":
+            ready.append(name)
+    to_probe = [n for n in ready if n in probes]
+    errors = dict(zip(to_probe, pool.map(lambda n: run_probe(probes[n]), to_probe)))
+    for name in ready:
+        if errors.get(name):
+            last_probe[name] = errors[name]
+        else:
+            done[name] = _report(name, states[name], urls, seconds=since(name))
+
+
+def _unfinished(name: str, seen: ServiceState | None, urls: dict[str, str], probe_error: str | None,
+                timeout: float, stopped: str | None) -> ServiceReport:
+    why = probe_error or (f"still {seen.health or seen.state}" if seen else "not running")
+    if stopped:
+        problem = f"not started: {stopped}"
+    else:
+        problem = f"not healthy after {timeout:.0f}s: {why}" if timeout > 0 else why
+    return _report(name, seen, urls, problem=problem)
 
 
 def _report(name: str, state: ServiceState | None, urls: dict[str, str], seconds: float | None = None,

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import threading
-import time
-from dataclasses import dataclass
-from typing import Callable
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from mlstack import console
@@ -153,14 +151,13 @@ def _start_and_wait(stack: Stack, targets: list[str], timeout: float) -> list[Se
         with console.Progress(targets) as progress:
             reports = wait_for(targets, stack.engine.states, probes, urls, timeout,
                                on_tick=progress.tick,
-                               abort=lambda: failure[0] if failure and not starter.is_alive()
-                               else None)
+                               settled=lambda: (failure[0] if failure else True)
+                               if not starter.is_alive() else False)
     except KeyboardInterrupt:
         console.say("\nstopped waiting. Running now:")
         console.out.print(console.health_table(status_reports(stack)))
         console.say("`mlstack status` shows them; `mlstack down` stops them.")
         raise
-    starter.join(timeout=30)
     return _finish(stack, reports)
 
 
@@ -182,13 +179,8 @@ def status_reports(stack: Stack) -> list[ServiceReport]:
     states = stack.engine.states()
     probes, urls = probes_and_urls(stack)
     services = long_running(stack.spec, stack.catalog)
-    return wait_for(services, lambda: states, probes, urls, timeout=0,
-                    abort=lambda: None, sleep=lambda _: None, clock=_frozen_clock())
-
-
-def _frozen_clock() -> Callable[[], float]:
-    start = time.monotonic()
-    return lambda: start
+    reports = wait_for(services, lambda: states, probes, urls, timeout=0, sleep=lambda _: None)
+    return [replace(r, seconds=None) for r in reports]
 
 
 def status(root: Path, profile: str) -> tuple[StackSpec, list[ServiceReport]]:

@@ -1,0 +1,174 @@
+"""Shared fixtures and helpers for the generator tests.
+
+Every generator test runs the real CLI in-process through typer's CliRunner, in a temporary
+directory, with mlstack's parse/validation cache in a per-session directory and a host that has
+no NVIDIA GPU (so ``init``'s defaults are the CPU ones on every machine, GPU runners included).
+
+External judges (docker compose, hadolint, compose-lint, check-jsonschema) are required in CI:
+``require`` skips a test without one on a laptop, and fails it when ``CI=true``.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from click.testing import Result
+from typer.testing import CliRunner
+
+from mlstack.cli import app
+
+CI = os.environ.get("CI") == "true"
+RUNNER = CliRunner()
+VENV_BIN = Path(sys.executable).parent  # the judges' binaries live beside the interpreter
+
+
+def skip_or_fail(reason: str) -> None:
+    """Skip on a developer machine; fail in CI, where nothing may be silently skipped."""
+    if CI:
+        pytest.fail(f"{reason} (required in CI)", pytrace=False)
+    pytest.skip(reason)
+
+
+def tool_path(name: str) -> str | None:
+    """An executable from the test interpreter's bin directory, else from PATH."""
+    search = os.pathsep.join([str(VENV_BIN), os.environ.get("PATH", "")])
+    return shutil.which(name, path=search)
+
+
+def _docker_compose_works() -> bool:
+    if shutil.which("docker") is None:
+        return False
+    try:
+        done = subprocess.run(["docker", "compose", "version"], capture_output=True,
+                              timeout=30, check=False)
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+    return done.returncode == 0
+
+
+def _check_jsonschema_works() -> bool:
+    try:
+        from check_jsonschema.builtin_schemas import get_builtin_schema
+
+        get_builtin_schema("vendor.compose-spec")
+    except Exception:  # noqa: BLE001 - any failure means the judge is not usable
+        return False
+    return True
+
+
+JUDGES = {
+    "docker compose": _docker_compose_works,
+    "hadolint": lambda: tool_path("hadolint") is not None,
+    "compose-lint": lambda: tool_path("compose-lint") is not None,
+    "check-jsonschema": _check_jsonschema_works,
+}
+_AVAILABLE: dict[str, bool] = {}
+
+
+def require(tool: str) -> None:
+    """Make sure an external judge is there: skip without it, but fail in CI."""
+    if tool not in _AVAILABLE:
+        _AVAILABLE[tool] = JUDGES[tool]()
+    if not _AVAILABLE[tool]:
+        skip_or_fail(f"{tool} is not installed")
+
+
+def run_cli(*args: object) -> Result:
+    """``mlstack ARGS...`` in-process; the result has exit_code, output (stdout+stderr)."""
+    return RUNNER.invoke(app, [str(a) for a in args])
+
+
+def make_stack(where: Path, *args: object) -> Path:
+    """``mlstack -C WHERE init --yes ARGS...``; the stack's directory (created if needed)."""
+    where.mkdir(parents=True, exist_ok=True)
+    result = run_cli("-C", where, "init", "--yes", *args)
+    assert result.exit_code == 0, result.output
+    return where
+
+
+def tree(root: Path) -> dict[str, bytes]:
+    """Every file under ``root`` (relative path -> bytes)."""
+    return {p.relative_to(root).as_posix(): p.read_bytes()
+            for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+def tree_state(root: Path) -> dict[str, tuple[bytes, int, int]]:
+    """Every path under ``root`` with its bytes, mtime (ns) and mode: to prove nothing changed."""
+    state = {}
+    for path in sorted(root.rglob("*")):
+        info = path.lstat()
+        content = path.read_bytes() if path.is_file() else b""
+        state[path.relative_to(root).as_posix()] = (content, info.st_mtime_ns, info.st_mode)
+    return state
+
+
+@pytest.fixture(scope="session", autouse=True)
+def isolated_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """mlstack caches parse/validation results under $XDG_CACHE_HOME: one fresh cache a session."""
+    cache = tmp_path_factory.mktemp("xdg-cache")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("XDG_CACHE_HOME", str(cache))
+        patch.delenv("MLSTACK_NO_CACHE", raising=False)
+        yield cache
+
+
+@pytest.fixture(scope="session", autouse=True)
+def cpu_only_host(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """``init`` asks nvidia-smi for GPU defaults: make it answer "no GPU" on every machine.
+
+    A failing ``nvidia-smi`` first on PATH reaches the in-process CLI and the wizard's
+    subprocess alike, so expected files do not depend on the runner's hardware.
+    """
+    bin_dir = tmp_path_factory.mktemp("no-gpu-bin")
+    fake = bin_dir / "nvidia-smi"
+    fake.write_text("#!/bin/sh\necho 'NVIDIA-SMI has failed (test host without a GPU)' >&2\n"
+                    "exit 9\n")
+    fake.chmod(0o755)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}")
+        yield
+
+
+# The helpers, as fixtures: tests ask for what they use instead of importing conftest.
+
+
+@pytest.fixture(scope="session", name="cli")
+def cli_fixture() -> Callable[..., Result]:
+    """``cli("-C", dir, "render")``: see :func:`run_cli`."""
+    return run_cli
+
+
+@pytest.fixture(scope="session", name="make_stack")
+def make_stack_fixture() -> Callable[..., Path]:
+    """``make_stack(tmp_path, "--with", "api,redis")``: see :func:`make_stack`."""
+    return make_stack
+
+
+@pytest.fixture(scope="session", name="require")
+def require_fixture() -> Callable[[str], None]:
+    """``require("hadolint")``: see :func:`require`."""
+    return require
+
+
+@pytest.fixture(scope="session", name="skip_or_fail")
+def skip_or_fail_fixture() -> Callable[[str], None]:
+    """``skip_or_fail(reason)``: see :func:`skip_or_fail`."""
+    return skip_or_fail
+
+
+@pytest.fixture(scope="session", name="tree")
+def tree_fixture() -> Callable[[Path], dict[str, bytes]]:
+    """``tree(root)``: see :func:`tree`."""
+    return tree
+
+
+@pytest.fixture(scope="session", name="tree_state")
+def tree_state_fixture() -> Callable[[Path], dict[str, tuple[bytes, int, int]]]:
+    """``tree_state(root)``: see :func:`tree_state`."""
+    return tree_state
