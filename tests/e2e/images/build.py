@@ -63,7 +63,8 @@ def run(cmd, **kwargs):
 
 def current_hash(tag):
     """The hash label of a local image, or None if there is no such image."""
-    proc = subprocess.run(["docker", "image", "inspect", "-f", f'{{{{index .Config.Labels "{LABEL}"}}}}', tag],
+    fmt = f'{{{{index .Config.Labels "{LABEL}"}}}}'
+    proc = subprocess.run(["docker", "image", "inspect", "-f", fmt, tag],
                           capture_output=True, text=True)
     return proc.stdout.strip() if proc.returncode == 0 else None
 
@@ -86,10 +87,14 @@ def parent_of(slot):
     raise BuildError(f"{slot}/Dockerfile has no FROM line")
 
 
+def executable(path):
+    return bool(path.stat().st_mode & 0o111)
+
+
 def context_hash(files, parent_hash):
     h = hashlib.sha256(parent_hash.encode())
     for name, path in sorted(files.items()):
-        h.update(f"\0{name}\0{os.access(path, os.X_OK)}\0".encode())
+        h.update(f"\0{name}\0{executable(path)}\0".encode())
         h.update(path.read_bytes())
     return h.hexdigest()
 
@@ -100,7 +105,7 @@ def context_tar(files):
         for name, path in sorted(files.items()):
             info = tarfile.TarInfo(name)
             data = path.read_bytes()
-            info.size, info.mode = len(data), 0o755 if os.access(path, os.X_OK) else 0o644
+            info.size, info.mode = len(data), 0o755 if executable(path) else 0o644
             tar.addfile(info, io.BytesIO(data))
     return buf.getvalue()
 
@@ -119,12 +124,11 @@ def build_base(digest):
         (root / "var/cache/apt/archives/partial").mkdir(parents=True)
         for rel, text in BASE_FILES.items():
             (root / rel).write_text(text)
-        tar = subprocess.Popen(["tar", "-C", root, "--numeric-owner", "--exclude=./dev/*", "-c", "."],
-                               stdout=subprocess.PIPE)
         changes = [a for c in [f"LABEL {LABEL}={digest}", *BASE_CHANGES] for a in ("-c", c)]
-        run(["docker", "import", *changes, "-", BASE], stdin=tar.stdout)
-        tar.stdout.close()
-        if tar.wait() != 0:
+        tar_cmd = ["tar", "-C", root, "--numeric-owner", "--exclude=./dev/*", "-c", "."]
+        with subprocess.Popen(tar_cmd, stdout=subprocess.PIPE) as tar:
+            run(["docker", "import", *changes, "-", BASE], stdin=tar.stdout)
+        if tar.returncode != 0:
             raise BuildError("tar of the debootstrap tree failed")
 
 
@@ -136,31 +140,35 @@ def build_slot(tag, files, digest):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--force", action="store_true", help="rebuild every image")
-    args = parser.parse_args()
+    force = parser.parse_args().force
     if subprocess.run(["docker", "info"], capture_output=True).returncode != 0:
-        sys.exit("build.py: no Docker engine answers `docker info` (run .ci/provision-docker.sh)")
+        raise BuildError("no Docker engine answers `docker info` (run .ci/provision-docker.sh)")
 
-    base_hash = hashlib.sha256(repr((DEBOOTSTRAP, MIRROR, BASE_FILES, BASE_REMOVE, BASE_CHANGES)).encode()).hexdigest()
-    jobs = [(BASE, base_hash, partial(build_base, base_hash))]
-    hashes = {BASE: base_hash}
+    params = (DEBOOTSTRAP, MIRROR, BASE_FILES, BASE_REMOVE, BASE_CHANGES)
+    hashes = {BASE: hashlib.sha256(repr(params).encode()).hexdigest()}
+    jobs = [(BASE, partial(build_base, hashes[BASE]))]
     for slot, tag in E2E_IMAGES.items():
         parent = parent_of(slot)
         if parent not in hashes:
-            sys.exit(f"build.py: {slot}/Dockerfile starts FROM {parent}, which is not built before it")
+            raise BuildError(f"{slot}/Dockerfile starts FROM {parent}, not built before it")
         files = context_files(slot)
         hashes[tag] = context_hash(files, hashes[parent])
-        jobs.append((tag, hashes[tag], partial(build_slot, tag, files, hashes[tag])))
+        jobs.append((tag, partial(build_slot, tag, files, hashes[tag])))
 
-    for tag, digest, build in jobs:
+    for tag, build in jobs:
         start = time.monotonic()
-        cached = not args.force and current_hash(tag) == digest
+        cached = not force and current_hash(tag) == hashes[tag]
         if not cached:
             try:
                 build()
             except BuildError as e:
-                sys.exit(f"build.py: building {tag} failed: {e}")
-        print(f"{'cached' if cached else 'built '} {tag:34} {time.monotonic() - start:6.1f}s", flush=True)
+                raise BuildError(f"building {tag} failed: {e}") from None
+        seconds = time.monotonic() - start
+        print(f"{'cached' if cached else 'built '} {tag:34} {seconds:6.1f}s", flush=True)
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    except BuildError as e:
+        sys.exit(f"build.py: {e}")

@@ -19,7 +19,7 @@ E2E_IMAGES = {
 
 
 def ensure_images(force: bool = False) -> dict[str, str]:
-    """Build whatever image is missing or stale (seconds when all are current); return E2E_IMAGES."""
+    """Build each image that is missing or stale (seconds if none is); return E2E_IMAGES."""
     build = Path(__file__).with_name("build.py")
     cmd = [sys.executable, str(build)] + (["--force"] if force else [])
     if subprocess.run(cmd).returncode != 0:

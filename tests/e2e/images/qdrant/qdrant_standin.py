@@ -29,22 +29,30 @@ class Handler(BaseHTTPRequestHandler):
         path = self.path.split("?", 1)[0]
         if path in PUBLIC:
             self.reply(200, PUBLIC[path])
-        elif path in PROTECTED and not self.authorized():
-            self.reply(401, "Unauthorized: Must provide an API key or an Authorization bearer token")
-        elif path in PROTECTED:
-            self.reply(200, PROTECTED[path])
-        else:
+        elif path not in PROTECTED:
             self.reply(404, "not found")
+        elif error := self.auth_error():
+            self.reply(401, f"Unauthorized: {error}")
+        else:
+            self.reply(200, PROTECTED[path])
 
-    def authorized(self):
-        bearer = self.headers.get("Authorization", "").removeprefix("Bearer ")
-        return not API_KEY or API_KEY in (self.headers.get("api-key"), bearer)
+    def auth_error(self):
+        """Why Qdrant would refuse this request (its messages), or None."""
+        bearer = self.headers.get("Authorization", "")
+        key = self.headers.get("api-key") or (bearer[7:] if bearer.startswith("Bearer ") else None)
+        if not API_KEY or key == API_KEY:
+            return None
+        if key:
+            return "Invalid API key or JWT"
+        return "Must provide an API key or an Authorization bearer token"
 
     def reply(self, status, body):
-        is_json = isinstance(body, dict)
-        data = (json.dumps(body) if is_json else body).encode()
+        if isinstance(body, dict):
+            data, content_type = json.dumps(body).encode(), "application/json"
+        else:
+            data, content_type = body.encode(), "text/plain; charset=utf-8"
         self.send_response(status)
-        self.send_header("Content-Type", "application/json" if is_json else "text/plain; charset=utf-8")
+        self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(data)))
         self.send_header("Connection", "close")
         self.end_headers()

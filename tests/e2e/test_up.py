@@ -1,0 +1,215 @@
+"""`mlstack up` / `status` / `down` on a real engine with real Redis, Postgres, MLflow, Jupyter.
+
+One full stack is shared, in order: dev up, the API's /ready, an MLflow run into Postgres from
+the API container, data across down/up, a killed container in `status`, prod, down --volumes.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import subprocess
+import time
+import urllib.request
+
+import pytest
+from conftest import compose, destroy, init_stack, mlstack, published, volumes_of
+
+pytestmark = pytest.mark.engine
+
+FULL = "api,qdrant,redis,mlflow,jupyter,postgres"
+PORTS = {"api": 18000, "jupyter": 18888, "mlflow": 15000, "postgres": 15432, "qdrant": 16333,
+         "redis": 16379}
+PROJECT = "e2efull"
+
+
+@pytest.fixture(scope="module")
+def full_stack(tmp_path_factory, e2e_images):
+    root = tmp_path_factory.mktemp("full")
+    init_stack(root, PROJECT, FULL, PORTS, e2e_images)
+    yield root
+    destroy(root, PROJECT)
+
+
+def exec_in(root, service, *cmd, profile="dev"):
+    done = compose(root, "exec", "-T", service, *cmd, profile=profile)
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+def test_dev_up_every_service_healthy(full_stack):
+    done = mlstack(full_stack, "up", "--profile", "dev", "--timeout", "300")
+    assert done.returncode == 0, done.stdout + done.stderr
+    for service in ("api", "qdrant", "redis", "mlflow", "jupyter", "postgres"):
+        row = next(line for line in done.stdout.splitlines() if line.startswith(f"│ {service} "))
+        assert "│ running │ healthy │" in row, row
+    assert "http://127.0.0.1:18000/docs" in done.stdout
+
+
+def test_api_ready_reaches_every_dependency(full_stack):
+    with urllib.request.urlopen("http://127.0.0.1:18000/ready", timeout=10) as response:
+        body = json.load(response)
+    assert body == {"status": "ready", "checks": {"redis": "ok", "postgres": "ok",
+                                                  "qdrant": "ok", "mlflow": "ok"}}
+
+
+def log_mlflow_run(root, name):
+    code = ("import mlflow, os; mlflow.set_tracking_uri(os.environ['MLFLOW_TRACKING_URI']);"
+            f"r = mlflow.start_run(run_name='{name}'); mlflow.log_metric('loss', 0.25);"
+            "mlflow.end_run(); print(r.info.run_id)")
+    return exec_in(root, "api", "python", "-c", code).strip().splitlines()[-1]
+
+
+def psql(root, sql, db="app"):
+    return exec_in(root, "postgres", "psql", "-U", "app", "-d", db, "-tAc", sql).strip()
+
+
+def test_mlflow_logs_a_run_to_postgres_from_the_api(full_stack):
+    run_id = log_mlflow_run(full_stack, "from-api")
+    assert psql(full_stack, f"SELECT status FROM runs WHERE run_uuid = '{run_id}'",
+                db="mlflow") == "FINISHED"
+
+
+def test_data_survives_down_and_up(full_stack):
+    psql(full_stack, "CREATE TABLE IF NOT EXISTS kept (v text); INSERT INTO kept VALUES ('row')")
+    exec_in(full_stack, "redis", "redis-cli", "SET", "kept", "key")
+    run_id = log_mlflow_run(full_stack, "kept-run")
+    exec_in(full_stack, "jupyter", "sh", "-c", "echo file > /home/jovyan/work/kept.txt")
+
+    down = mlstack(full_stack, "down")
+    assert down.returncode == 0 and "data volumes kept" in down.stdout
+    assert compose(full_stack, "ps", "-q").stdout.strip() == ""
+    assert volumes_of(PROJECT), "down must keep the named volumes"
+    mlstack(full_stack, "up", "--timeout", "300", check=True)
+
+    assert psql(full_stack, "SELECT v FROM kept") == "row"
+    assert exec_in(full_stack, "redis", "redis-cli", "GET", "kept").strip() == "key"
+    assert psql(full_stack, f"SELECT count(*) FROM runs WHERE run_uuid = '{run_id}'",
+                db="mlflow") == "1"
+    assert exec_in(full_stack, "jupyter", "cat", "/home/jovyan/work/kept.txt").strip() == "file"
+
+
+def test_status_shows_a_killed_container(full_stack):
+    healthy = mlstack(full_stack, "status", "--json")
+    assert healthy.returncode == 0, healthy.stdout + healthy.stderr
+    assert json.loads(healthy.stdout)["healthy"] is True
+
+    container = compose(full_stack, "ps", "-q", "redis").stdout.strip()
+    subprocess.run(["docker", "kill", container], check=True, capture_output=True)
+    started = time.monotonic()
+    done = mlstack(full_stack, "status", "--json")
+    assert time.monotonic() - started < 30
+    assert done.returncode == 1
+    report = {s["service"]: s for s in json.loads(done.stdout)["services"]}
+    assert report["redis"]["state"] == "exited"
+    assert report["redis"]["exit_code"] == 137
+    assert report["redis"]["ok"] is False
+    assert report["postgres"]["ok"] is True
+
+
+def test_prod_profile_healthy_without_database_ports(full_stack):
+    done = mlstack(full_stack, "up", "--profile", "prod", "--timeout", "300")
+    assert done.returncode == 0, done.stdout + done.stderr
+    ports = published(PROJECT)
+    assert set(ports) == {"api", "jupyter", "mlflow", "postgres", "qdrant", "redis"}
+    assert [b["HostPort"] for b in ports["api"]] and all(
+        b["HostPort"] == "18000" for b in ports["api"])
+    for service in ("postgres", "redis", "qdrant", "mlflow", "jupyter"):
+        assert ports[service] == [], f"{service} publishes {ports[service]} in prod"
+    user = exec_in(full_stack, "postgres", "id", "-un", profile="prod").strip()
+    assert user == "postgres"
+
+
+def test_down_volumes_removes_the_data(full_stack):
+    done = mlstack(full_stack, "down", "--volumes", "--yes")
+    assert done.returncode == 0, done.stderr
+    assert volumes_of(PROJECT) == []
+
+
+def test_down_volumes_without_yes_refuses_in_a_script(full_stack):
+    done = mlstack(full_stack, "down", "--volumes")
+    assert done.returncode == 2
+    assert "--yes" in done.stderr
+
+
+# ---- faults -------------------------------------------------------------------------------
+
+BROKEN = """\
+name: broken
+summary: a service whose health check can never pass
+image: broken
+images:
+  broken: {image}
+service:
+  healthcheck:
+    test: [CMD-SHELL, "echo never healthy; exit 1"]
+    interval: 1s
+    timeout: 2s
+    retries: 2
+"""
+
+
+@pytest.fixture()
+def small_stack(tmp_path, e2e_images):
+    created = []
+
+    def make(name, components, ports, *extra):
+        root = tmp_path / name
+        root.mkdir()
+        (root / "stacks").mkdir()
+        (root / "stacks" / "broken.yaml").write_text(BROKEN.format(image=e2e_images["redis"]))
+        init_stack(root, name, components, ports, e2e_images, *extra)
+        created.append((root, name))
+        return root
+
+    yield make
+    for root, name in created:
+        destroy(root, name)
+
+
+def test_unhealthy_service_fails_within_timeout_and_is_named(small_stack):
+    root = small_stack("e2ebroken", "redis,broken", {"redis": 26379})
+    started = time.monotonic()
+    done = mlstack(root, "up", "--timeout", "40")
+    elapsed = time.monotonic() - started
+    assert done.returncode == 1
+    assert elapsed < 40 + 30
+    assert "broken" in done.stderr and "health check fails" in done.stderr
+    assert "log lines" in done.stderr and "troubleshoot:" in done.stderr
+
+
+def test_port_taken_is_reported_before_anything_starts(small_stack):
+    root = small_stack("e2eport", "redis", {"redis": 26380})
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 26380))
+        holder.listen()
+        done = mlstack(root, "up", "--timeout", "60")
+    assert done.returncode == 1
+    assert "preflight failed, nothing was started" in done.stderr
+    assert "26380 (redis) is held by python" in done.stderr
+    assert "REDIS_HOST_PORT" in done.stderr
+    assert compose(root, "ps", "-a", "-q").stdout.strip() == ""
+
+
+def test_stopped_engine_gives_one_clear_message(small_stack):
+    root = small_stack("e2enoengine", "redis", {"redis": 26381})
+    done = mlstack(root, "up", env={"DOCKER_HOST": "unix:///tmp/mlstack-no-engine.sock"})
+    assert done.returncode == 1
+    assert "the Docker engine is not reachable" in done.stderr
+    assert "fix: start it" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_doctor_json_on_the_real_engine(small_stack):
+    root = small_stack("e2edoctor", "redis", {"redis": 26382})
+    done = mlstack(root, "doctor", "--json")
+    assert done.returncode == 0, done.stdout + done.stderr
+    checks = {c["id"]: c for c in json.loads(done.stdout)["checks"]}
+    assert list(checks) == ["engine", "compose", "gpu.driver", "gpu.runtime", "gpu.cuda", "shm",
+                            "ports", "disk", "files"]
+    assert all(set(c) == {"id", "status", "found", "fix"} for c in checks.values())
+    assert checks["engine"]["status"] == "ok" and "Docker Engine" in checks["engine"]["found"]
+    assert checks["compose"]["status"] == "ok"
+    assert checks["gpu.driver"]["status"] == "ok"
+    assert "no GPU service" in checks["gpu.driver"]["found"]
+    assert checks["files"]["status"] == "ok"

@@ -1,0 +1,302 @@
+"""The compose model and the Dockerfiles: pure functions of the spec, no Docker.
+
+Expected wiring is written out here from the fragments' documented intent (who uses whom, which
+URL each provider hands out) rather than recomputed from the catalog, so a fragment edit that
+changes the wiring shows up as a test failure.
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from mlstack.catalog import load_catalog
+from mlstack.compose import ComposeModel, build_compose
+from mlstack.dockerfiles import dockerfile
+from mlstack.generate import load_rules
+from mlstack.spec import StackSpec, spec_from_document
+
+CATALOG = load_catalog()
+DEV, PROD = load_rules("dev"), load_rules("prod")
+ALL = ("api", "jupyter", "mlflow", "postgres", "qdrant", "redis", "trainer")
+GPU_CAPABLE = ("api", "jupyter", "trainer")
+SUBSETS = [c for n in range(1, len(ALL) + 1) for c in itertools.combinations(ALL, n)]
+
+# Who waits for whom (the fragments' `uses`), and what each provider hands its users.
+USES = {
+    "api": {"postgres", "redis", "qdrant", "mlflow"},
+    "jupyter": {"postgres", "redis", "qdrant", "mlflow"},
+    "trainer": {"postgres", "redis", "qdrant", "mlflow"},
+    "mlflow": {"postgres"},
+    "postgres": set(),
+    "qdrant": set(),
+    "redis": set(),
+}
+PROVIDES = {
+    "redis": {"REDIS_URL": "redis://:${REDIS_PASSWORD}@redis:6379/0"},
+    "postgres": {"DATABASE_URL": "postgresql://app:${POSTGRES_PASSWORD}@postgres:5432/app"},
+    "qdrant": {"QDRANT_URL": "http://qdrant:6333", "QDRANT_API_KEY": "${QDRANT_API_KEY}"},
+    "mlflow": {"MLFLOW_TRACKING_URI": "http://mlflow:5000"},
+}
+PORTS = {"api": 8000, "jupyter": 8888, "mlflow": 5000, "postgres": 5432, "qdrant": 6333,
+         "redis": 6379}
+BUILT = {"api", "jupyter", "mlflow", "trainer"}
+
+
+def build(components: tuple[str, ...] | list[str], **extra: Any) -> tuple[StackSpec, ComposeModel]:
+    spec = spec_from_document({"name": "demo", "components": list(components), **extra}, CATALOG)
+    return spec, build_compose(spec, CATALOG, DEV, PROD)
+
+
+def ident(components: tuple[str, ...]) -> str:
+    return "+".join(components)
+
+
+def reservation(service: dict[str, Any]) -> list[dict[str, Any]]:
+    return service["deploy"]["resources"]["reservations"]["devices"]
+
+
+def from_lines(text: str) -> list[str]:
+    return re.findall(r"^FROM (\S+)", text, flags=re.MULTILINE)
+
+
+@pytest.mark.parametrize("components", SUBSETS, ids=ident)
+def test_depends_on_exactly_the_used_components_present(components: tuple[str, ...]) -> None:
+    _, model = build(components)
+    for name, service in model.base["services"].items():
+        wanted = USES[name] & set(components)
+        depends = service.get("depends_on", {})
+        assert set(depends) == wanted, name
+        assert all(cond == {"condition": "service_healthy"} for cond in depends.values()), name
+        assert "trainer" not in depends  # a job is never waited for
+
+
+@pytest.mark.parametrize("components", SUBSETS, ids=ident)
+def test_connection_variables_reach_their_users(components: tuple[str, ...]) -> None:
+    _, model = build(components)
+    for name, service in model.base["services"].items():
+        env = service.get("environment", {})
+        for provider, variables in PROVIDES.items():
+            for variable, value in variables.items():
+                if provider in USES[name] and provider in components:
+                    assert env.get(variable) == value, f"{name}: {variable}"
+                else:
+                    assert variable not in env, f"{name} got {variable}"
+
+
+def test_mlflow_keeps_its_runs_in_postgres_when_the_stack_has_it() -> None:
+    _, model = build(["mlflow", "postgres"])
+    services = model.base["services"]
+    assert services["mlflow"]["environment"]["MLFLOW_BACKEND_STORE_URI"] == (
+        "postgresql+psycopg2://app:${POSTGRES_PASSWORD}@postgres:5432/mlflow")
+    assert services["postgres"]["environment"]["POSTGRES_EXTRA_DATABASES"] == "mlflow"
+    spec, _ = build(["mlflow", "postgres"])
+    assert "psycopg2-binary==" in dockerfile("mlflow", spec, CATALOG)
+
+
+def test_mlflow_uses_sqlite_on_its_volume_without_postgres() -> None:
+    spec, model = build(["mlflow"])
+    mlflow = model.base["services"]["mlflow"]
+    assert mlflow["environment"]["MLFLOW_BACKEND_STORE_URI"] == "sqlite:////mlflow/mlflow.db"
+    assert "mlflow-data:/mlflow" in mlflow["volumes"]
+    assert "depends_on" not in mlflow
+    assert "psycopg2" not in dockerfile("mlflow", spec, CATALOG)
+
+
+def test_postgres_creates_no_extra_database_without_mlflow() -> None:
+    _, model = build(["postgres", "api"])
+    assert model.base["services"]["postgres"]["environment"]["POSTGRES_EXTRA_DATABASES"] == ""
+
+
+@pytest.mark.parametrize(
+    ("gpu", "wanted"),
+    [
+        pytest.param({"devices": "all"},
+                     dict.fromkeys(GPU_CAPABLE, {"count": "all"}), id="all"),
+        pytest.param({"devices": 2}, dict.fromkeys(GPU_CAPABLE, {"count": 2}), id="count-2"),
+        pytest.param({"devices": ["0", "1"]},
+                     dict.fromkeys(GPU_CAPABLE, {"device_ids": ["0", "1"]}), id="ids-0-1"),
+        pytest.param({"devices": [0, 1]},
+                     dict.fromkeys(GPU_CAPABLE, {"device_ids": ["0", "1"]}), id="int-ids"),
+        pytest.param({"devices": "all", "services": ["trainer"]},
+                     {"trainer": {"count": "all"}}, id="trainer-only"),
+        pytest.param({"devices": 1, "services": ["api", "jupyter"]},
+                     {"api": {"count": 1}, "jupyter": {"count": 1}}, id="api-and-jupyter"),
+        pytest.param({"services": {"jupyter": ["GPU-1a2b"], "trainer": 2, "api": "none"}},
+                     {"jupyter": {"device_ids": ["GPU-1a2b"]}, "trainer": {"count": 2}},
+                     id="per-service"),
+        pytest.param({"devices": "none"}, {}, id="none"),
+        pytest.param({}, {}, id="absent"),
+    ],
+)
+def test_gpu_reservations(gpu: dict[str, Any], wanted: dict[str, dict[str, Any]]) -> None:
+    _, model = build(ALL, gpu=gpu)
+    for name, service in model.base["services"].items():
+        if name not in wanted:
+            assert "deploy" not in service, name
+            assert "NVIDIA_DRIVER_CAPABILITIES" not in service.get("environment", {}), name
+            continue
+        assert reservation(service) == [
+            {"driver": "nvidia", **wanted[name], "capabilities": ["gpu"]}], name
+        assert service["environment"]["NVIDIA_DRIVER_CAPABILITIES"] == "compute,utility"
+
+
+@pytest.mark.parametrize(
+    ("extra", "shm"),
+    [
+        pytest.param({"gpu": {"devices": "all"}}, "8gb", id="gpu-default"),
+        pytest.param({}, "1gb", id="cpu-default"),
+        pytest.param({"gpu": {"devices": "all"}, "shm_size": "4g"}, "4g", id="gpu-explicit"),
+        pytest.param({"shm_size": "16gb"}, "16gb", id="cpu-explicit"),
+    ],
+)
+def test_shm_size_of_notebooks_and_training(extra: dict[str, Any], shm: str) -> None:
+    _, model = build(ALL, **extra)
+    for name, service in model.base["services"].items():
+        if name in ("jupyter", "trainer"):
+            assert service["shm_size"] == shm, name
+        else:
+            assert "shm_size" not in service, name
+
+
+@pytest.mark.parametrize("components", SUBSETS, ids=ident)
+def test_named_volumes_are_declared_and_used(components: tuple[str, ...]) -> None:
+    _, model = build(components)
+    mounted = set()
+    for doc in (model.base, model.dev, model.prod):
+        for service in doc["services"].values():
+            for mount in service.get("volumes", []):
+                source = mount.split(":", 1)[0]
+                if not source.startswith(("/", ".", "$")):
+                    mounted.add(source)
+    assert mounted == set(model.base.get("volumes", {}))
+
+
+@pytest.mark.parametrize("components", [ALL, ("redis",), ("api", "trainer")], ids=ident)
+def test_one_network_for_every_service(components: tuple[str, ...]) -> None:
+    _, model = build(components)
+    assert model.base["networks"] == {"backend": {}}
+    for service in model.base["services"].values():
+        assert service["networks"] == ["backend"]
+
+
+def test_only_the_trainer_is_in_a_profile() -> None:
+    _, model = build(ALL)
+    profiles = {name: s.get("profiles") for name, s in model.base["services"].items()}
+    assert profiles == {**dict.fromkeys(ALL), "trainer": ["train"]}
+
+
+@pytest.mark.parametrize("ports", [{}, {"api": 8080, "redis": 16379}], ids=["defaults", "moved"])
+def test_dev_publishes_every_port_on_loopback(ports: dict[str, int]) -> None:
+    _, model = build(ALL, ports=ports)
+    for name in ALL:
+        service = model.dev["services"][name]
+        if name not in PORTS:
+            assert "ports" not in service
+            continue
+        host = ports.get(name, PORTS[name])
+        variable = f"{name.upper()}_HOST_PORT"
+        assert service["ports"] == [f"127.0.0.1:${{{variable}:-{host}}}:{PORTS[name]}"]
+
+
+def test_prod_hardens_every_service_and_publishes_only_the_api() -> None:
+    _, model = build(ALL, ports={"api": 8080})
+    prod = model.prod["services"]
+    assert set(prod) == set(ALL)
+    for name, service in prod.items():
+        assert service["cap_drop"] == ["ALL"], name
+        assert "no-new-privileges:true" in service["security_opt"], name
+        if name == "api":
+            assert service["ports"] == ["${API_HOST_PORT:-8080}:8000"]
+        else:
+            assert "ports" not in service, name
+        if name == "trainer":  # a job: run by hand, never restarted
+            assert "restart" not in service
+            continue
+        assert service["restart"] == "unless-stopped", name
+        assert service["logging"]["options"]["max-size"] == "10m", name
+        assert service.get("read_only", False) is (name in ("api", "redis", "postgres")), name
+        if service.get("read_only"):
+            assert service["tmpfs"], f"{name} is read-only without a writable /tmp"
+
+
+def test_dev_mounts_the_code_for_hot_reload() -> None:
+    _, model = build(ALL)
+    dev = model.dev["services"]
+    assert "./api/app:/app/app:ro" in dev["api"]["volumes"]
+    assert "--reload" in dev["api"]["command"]
+    assert "./trainer/src:/app/src:ro" in dev["trainer"]["volumes"]
+    assert "./notebooks:/home/jovyan/work/notebooks" in dev["jupyter"]["volumes"]
+
+
+IMAGES = {"python": "mirror.local/python:3.12-slim", "jupyter": "mirror.local/scipy:1",
+          "jupyter-gpu": "mirror.local/pytorch:1", "mlflow": "mirror.local/mlflow:3",
+          "cuda": "mirror.local/cuda:12.8.1", "redis": "mirror.local/redis:8",
+          "postgres": "mirror.local/postgres:17", "qdrant": "mirror.local/qdrant:1"}
+
+
+@pytest.mark.parametrize(
+    ("gpu", "froms"),
+    [
+        pytest.param("none", {"api": [IMAGES["python"]] * 2, "jupyter": [IMAGES["jupyter"]],
+                              "mlflow": [IMAGES["mlflow"]], "trainer": [IMAGES["python"]]},
+                     id="cpu"),
+        pytest.param("all", {"api": [IMAGES["python"]] * 2, "jupyter": [IMAGES["jupyter-gpu"]],
+                             "mlflow": [IMAGES["mlflow"]], "trainer": [IMAGES["cuda"]]},
+                     id="gpu"),
+    ],
+)
+def test_image_overrides_reach_services_and_every_from_line(gpu: str,
+                                                            froms: dict[str, list[str]]) -> None:
+    spec, model = build(ALL, images=IMAGES, gpu={"devices": gpu})
+    services = model.base["services"]
+    for name in ("redis", "postgres", "qdrant"):
+        assert services[name]["image"] == IMAGES[name]
+    for name in BUILT:
+        assert "image" not in services[name]
+        assert services[name]["build"]["context"] == f"./{name}"
+        assert from_lines(dockerfile(name, spec, CATALOG)) == froms[name], name
+
+
+def test_default_images_are_pinned() -> None:
+    spec, model = build(ALL, gpu={"devices": "all"})
+    refs = [s["image"] for s in model.base["services"].values() if "image" in s]
+    refs += [ref for name in BUILT for ref in from_lines(dockerfile(name, spec, CATALOG))]
+    for ref in refs:
+        assert ":" in ref.rsplit("/", 1)[-1] and not ref.endswith(":latest"), ref
+
+
+def test_trainer_alone_builds_on_python_slim() -> None:
+    # BUG: without a GPU the trainer's Dockerfile uses the `python` image slot
+    # (dockerfiles._trainer), but only stacks/api.yaml declares that slot and
+    # compose.image_defaults only collects the slots of the stack's own components: a stack
+    # with the trainer and no api dies with KeyError('python') (`mlstack init --yes --with
+    # trainer` on any machine without a GPU: "internal error", exit 1). Fix: add
+    # `python: python:{python}-slim` to the `images:` of stacks/trainer.yaml (or let
+    # image_defaults collect the slots of the whole catalog).
+    spec, _ = build(["trainer", "redis"])
+    assert from_lines(dockerfile("trainer", spec, CATALOG)) == ["python:3.12-slim"]
+
+
+def test_same_input_gives_the_same_bytes(tmp_path: Path, make_stack: Any, cli: Any,
+                                         tree: Any) -> None:
+    first = make_stack(tmp_path / "first", "--name", "same", "--with", ",".join(ALL),
+                       "--gpu", "all", "--image", "redis=mirror.local/redis:8")
+    second = tmp_path / "second"
+    second.mkdir()
+    for name in ("mlstack.yaml", ".env"):
+        shutil.copy2(first / name, second / name)
+    result = cli("-C", second, "render")
+    assert result.exit_code == 0, result.output
+    ours, theirs = tree(first), tree(second)
+    assert ours[".env"] == theirs[".env"]  # kept as it was
+    del ours[".env"], theirs[".env"]
+    assert sorted(ours) == sorted(theirs)
+    for path in ours:
+        assert ours[path] == theirs[path], path
+    assert build(ALL, gpu={"devices": "all"})[1] == build(ALL, gpu={"devices": "all"})[1]
