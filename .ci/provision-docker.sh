@@ -35,7 +35,7 @@ else
     sleep 1
   done
   if ! docker info >/dev/null 2>&1; then
-    say "dockerd did not answer within 60 s; tail of /tmp/dockerd.log:"
+    say "dockerd did not come up (exited, or no answer in 60 s); tail of /tmp/dockerd.log:"
     tail -n 20 /tmp/dockerd.log
     exit 1
   fi

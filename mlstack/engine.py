@@ -141,6 +141,12 @@ class Engine:
                         what="docker ps failed", fix=START_ENGINE)
         return out.strip().splitlines()[0] if out.strip() else None
 
+    def pull(self, reference: str) -> None:
+        """Pull one image, with a fix that names the mirror setting when the registry is away."""
+        self._run("pull", "--quiet", reference, what=f"cannot pull {reference}",
+                  fix="check the network and `docker login`; or point this image's slot in "
+                  "mlstack.yaml `images:` at a registry you can reach, then `mlstack render`")
+
     def image_exists(self, reference: str) -> bool:
         """Whether the engine has an image locally."""
         return bool(self.docker.image.exists(reference))

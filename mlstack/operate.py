@@ -126,7 +126,9 @@ def up(root: Path, profile: str, build: bool, timeout: float,
     preflight(stack, targets)
     to_build, to_pull = images_to_get(stack, targets, build)
     if to_pull:
-        console.say(f"images to pull: {', '.join(to_pull)}")
+        console.say(f"pulling: {', '.join(to_pull)}")
+        for image in to_pull:
+            stack.engine.pull(image)
     if to_build:
         console.say(f"building: {', '.join(to_build)} (this can take minutes the first time)")
         stack.engine.compose("build", *to_build, what="docker compose build failed",

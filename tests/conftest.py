@@ -57,7 +57,7 @@ def _check_jsonschema_works() -> bool:
         from check_jsonschema.builtin_schemas import get_builtin_schema
 
         get_builtin_schema("vendor.compose-spec")
-    except Exception:  # noqa: BLE001 - any failure means the judge is not usable
+    except Exception:  # any failure means the judge cannot be used
         return False
     return True
 

@@ -1,9 +1,8 @@
-"""The file plan and its execution: what mlstack writes, what it keeps, and all-or-nothing writes."""
+"""The file plan and its execution: what mlstack writes, what it keeps, all-or-nothing writes."""
 
 from __future__ import annotations
 
 import json
-import os
 import stat
 import subprocess
 from collections.abc import Callable, Iterator
@@ -378,4 +377,4 @@ def test_read_only_directory_fails_cleanly(tmp_path: Path, cli: Any, tree_state:
     assert "Read-only file system" in result.output
     assert "fix: make the directory writable; nothing was changed" in result.output
     assert tree_state(root) == before  # in "subdirectory", root-level files were staged first
-    assert os.listdir(root) == ([] if locked == "." else ["api"])
+    assert [p.name for p in root.iterdir()] == ([] if locked == "." else ["api"])
