@@ -157,7 +157,7 @@ def render(
 @command()
 def validate() -> None:
     """Check mlstack.yaml and the fragments; run `docker compose config` when it is there."""
-    from mlstack.validate import validate_project
+    from mlstack.compose_check import validate_project
 
     for line in validate_project(STATE["dir"]):
         typer.echo(line)

@@ -79,7 +79,11 @@ class Engine:
 
     def compose(self, *args: str, what: str, fix: str = "see the message above") -> str:
         """Run ``docker compose`` with this profile's files."""
-        files = [a for f in PROFILES[self.profile] for a in ("-f", str(self.root / f))]
+        return self.compose_files(PROFILES[self.profile], *args, what=what, fix=fix)
+
+    def compose_files(self, names: tuple[str, ...], *args: str, what: str, fix: str) -> str:
+        """Run ``docker compose`` with the given files of the stack."""
+        files = [a for f in names for a in ("-f", str(self.root / f))]
         return self._run("compose", "--project-directory", str(self.root), *files, *args,
                          what=what, fix=fix)
 
@@ -126,13 +130,13 @@ class Engine:
                               f"  fix: {START_ENGINE}") from exc
 
     def follow_logs(self, service: str | None, follow: bool) -> None:
-        """Stream logs to the terminal."""
-        files = [a for f in PROFILES[self.profile] for a in ("-f", str(self.root / f))]
-        import subprocess
-
-        args = ["logs", *(["--follow"] if follow else []), *([service] if service else [])]
-        subprocess.run([*self.docker.client_config.docker_cmd, "compose", "--project-directory",
-                        str(self.root), *files, *args], check=False)
+        """Stream logs to the terminal (python-on-whales streams them line by line)."""
+        try:
+            for _, line in self.docker.compose.logs(service or [], follow=follow, stream=True):
+                print(line.decode(errors="replace"), end="", flush=True)
+        except DockerException as exc:
+            raise EngineError(f"docker compose logs failed: {docker_words(exc)}\n"
+                              f"  fix: {START_ENGINE}") from exc
 
     def container_on_port(self, port: int) -> str | None:
         """The name of a running container publishing ``port``, if any."""

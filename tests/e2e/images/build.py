@@ -133,7 +133,7 @@ def build_base(digest):
 
 
 def build_slot(tag, files, digest):
-    run(["docker", "build", "--label", f"{LABEL}={digest}", "-t", tag, "-"],
+    run(["docker", "build", "--force-rm", "--label", f"{LABEL}={digest}", "-t", tag, "-"],
         input=context_tar(files), env={**os.environ, "DOCKER_BUILDKIT": "0"})
 
 
