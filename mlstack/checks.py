@@ -112,21 +112,28 @@ def check_gpu_cuda(spec: StackSpec, scan: GpuScan) -> Check:
     return Check("gpu.cuda", status, verdict.message, fix)
 
 
-def check_shm(spec: StackSpec, catalog: Catalog) -> Check:
-    """Training and notebook services get more than Docker's 64 MB ``/dev/shm``."""
-    shm = [c for c in spec.components if catalog[c].shm]
-    gpu_without = [c for c in gpu_services(spec) if not catalog[c].shm]
-    if gpu_without:
-        return Check("shm", WARN, f"{', '.join(gpu_without)} use a GPU with Docker's 64 MB /dev/shm",
-                     "set `shm: true` in their fragment, then `mlstack render`")
-    if not shm:
-        return Check("shm", OK, "no training or notebook service in this stack")
-    size = size_in_bytes(spec.shm_size)
-    found = f"shm_size {spec.shm_size} on {', '.join(shm)}"
-    if size <= SHM_DEFAULT or (gpu_services(spec) and size < GIB):
-        return Check("shm", WARN, found + " (PyTorch DataLoader workers die with 'Bus error')",
+def check_shm(services: dict[str, dict]) -> Check:
+    """GPU, training and notebook services get more than Docker's 64 MB ``/dev/shm``.
+
+    ``services`` is the base compose model, so a hand edit is judged too.
+    """
+    gpu = {n for n, s in services.items() if s.get("deploy", {}).get("resources", {})
+           .get("reservations", {}).get("devices")}
+    sized = {n: s["shm_size"] for n, s in services.items() if "shm_size" in s}
+    bare = sorted(gpu - set(sized))
+    if bare:
+        return Check("shm", WARN, f"{', '.join(bare)} use a GPU with Docker's 64 MB /dev/shm",
+                     "set shm_size in mlstack.yaml (e.g. 8gb), then `mlstack render`")
+    if not sized:
+        return Check("shm", OK, "no GPU, training or notebook service in this stack")
+    found = ", ".join(f"{n}: {size}" for n, size in sorted(sized.items()))
+    small = [n for n, size in sized.items()
+             if size_in_bytes(str(size)) <= SHM_DEFAULT or (n in gpu and size_in_bytes(str(size)) < GIB)]
+    if small:
+        return Check("shm", WARN, f"shm_size {found} (PyTorch DataLoader workers die with "
+                     "'Bus error' when it is too small)",
                      "set shm_size: 8gb in mlstack.yaml, then `mlstack render`")
-    return Check("shm", OK, found)
+    return Check("shm", OK, f"shm_size {found}")
 
 
 def check_ports(ports: list[Published], own: dict[int, str]) -> Check:

@@ -97,7 +97,7 @@ def _base_service(frag: Fragment, spec: StackSpec, catalog: Catalog) -> dict[str
         env["NVIDIA_DRIVER_CAPABILITIES"] = "compute,utility"
         service["deploy"] = {"resources": {"reservations": {"devices": [
             _gpu_request(spec.gpu[frag.name])]}}}
-    if frag.shm:
+    if frag.shm or spec.uses_gpu(frag.name):
         service["shm_size"] = spec.shm_size
     if not env:
         del service["environment"]

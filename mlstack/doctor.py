@@ -54,7 +54,7 @@ def run_doctor(root: Path, profile: str = "dev") -> list[Check]:
         check_gpu_driver(spec, scan),
         check_gpu_runtime(spec, info),
         check_gpu_cuda(spec, scan),
-        check_shm(spec, catalog),
+        check_shm(result.model.base["services"]),
         check_ports(ports, own),
         check_disk(info.docker_root_dir if info else None, missing),
         check_files([step.file.path for step in result.drift]),

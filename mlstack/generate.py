@@ -11,7 +11,7 @@ from typing import Any, Callable
 
 from mlstack.answers import FLAGS, Answers, spec_document
 from mlstack.catalog import Catalog, load_catalog, load_rules
-from mlstack.compose import build_compose
+from mlstack.compose import ComposeModel, build_compose
 from mlstack.envfile import ENV_FILE, fill_secrets, parse_env, secret_names
 from mlstack.errors import InputError
 from mlstack.files import apply, read_record, read_text, snapshot
@@ -32,6 +32,7 @@ class Result:
 
     steps: list[Step]
     spec: StackSpec
+    model: ComposeModel
 
     @property
     def drift(self) -> list[Step]:
@@ -40,7 +41,7 @@ class Result:
 
 
 def plan_stack(root: Path, spec: StackSpec, catalog: Catalog,
-               extra: list[PlannedFile] = ()) -> list[Step]:
+               extra: list[PlannedFile] = ()) -> tuple[list[Step], ComposeModel]:
     """Plan every file of the stack against what is on disk now."""
     model = build_compose(spec, catalog, load_rules("dev"), load_rules("prod"))
     current_env = read_text(root / ENV_FILE)
@@ -48,7 +49,7 @@ def plan_stack(root: Path, spec: StackSpec, catalog: Catalog,
     files = [*extra, *stack_files(spec, catalog, model, env, current_env,
                                   read_text(root / ".gitignore"))]
     record = read_record(root)
-    return plan(files, snapshot(root, [f.path for f in files] + list(record)), record)
+    return plan(files, snapshot(root, [f.path for f in files] + list(record)), record), model
 
 
 def init_project(root: Path, answers: Answers, force: bool = False,
@@ -67,9 +68,9 @@ def init_project(root: Path, answers: Answers, force: bool = False,
         raise InputError("mlstack init", f"{FLAGS.get(field, field)} ({exc.field})",
                          exc.problem, exc.fix) from exc
     spec_file = PlannedFile(SPEC_FILE, dump(doc, SPEC_HEADER), SCAFFOLD)
-    steps = plan_stack(root, spec, catalog, [spec_file])
+    steps, model = plan_stack(root, spec, catalog, [spec_file])
     steps[0] = Step(spec_file, Action.CREATE if not (root / SPEC_FILE).exists() else Action.UPDATE)
-    return _finish(root, steps, spec, force, dry_run)
+    return _finish(root, Result(steps, spec, model), force, dry_run)
 
 
 def render_project(root: Path, force: bool = False, dry_run: bool = False) -> Result:
@@ -101,16 +102,16 @@ def _rerender(root: Path, catalog: Catalog, doc: Any, spec_file: PlannedFile | N
               force: bool, dry_run: bool) -> Result:
     spec = spec_from_document(doc, catalog)
     extra = [spec_file] if spec_file else []
-    steps = plan_stack(root, spec, catalog, extra)
+    steps, model = plan_stack(root, spec, catalog, extra)
     if spec_file:
         steps[0] = Step(spec_file, Action.UPDATE)
-    return _finish(root, steps, spec, force, dry_run)
+    return _finish(root, Result(steps, spec, model), force, dry_run)
 
 
-def _finish(root: Path, steps: list[Step], spec: StackSpec, force: bool, dry_run: bool) -> Result:
+def _finish(root: Path, result: Result, force: bool, dry_run: bool) -> Result:
     if not dry_run:
-        apply(root, steps, read_record(root), force)
-    return Result(steps, spec)
+        apply(root, result.steps, read_record(root), force)
+    return result
 
 
 def _load_doc(root: Path, loader: Callable[[Path, str], Any]) -> Any:

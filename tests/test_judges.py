@@ -250,9 +250,10 @@ def test_judges_catch_a_broken_stack(tmp_path: Path, make_stack: Callable[..., P
         judge_compose_lint(root, tools["compose-lint"]))
     base = root / "compose.yaml"
     base.write_text(base.read_text().replace(
-        "networks:\n      - backend\n", "networks:\n      - backend\n    privileged: maybe\n", 1))
-    assert judge_compose_config(root, "base")
-    assert any("services.api.privileged" in p for p in judge_schema_raw(root))
+        "networks:\n      - backend\n", "networks:\n      - backend\n    priviliged: true\n", 1))
+    assert "priviliged" in "".join(judge_compose_config(root, "base"))
+    assert any("services.api: " in p and "'priviliged' was unexpected" in p
+               for p in judge_schema_raw(root))
     (root / "api" / "Dockerfile").write_text("FROM python:3.12-slim\nRUN apt-get update "
                                              "&& apt-get install -y curl\n")
     assert "DL3008" in "".join(judge_hadolint(root, tools["hadolint"]))

@@ -1,0 +1,125 @@
+"""The doctor's checks on recorded and constructed inputs (no engine, no GPU needed)."""
+
+from __future__ import annotations
+
+import json
+import socket
+from pathlib import Path
+
+import pytest
+
+from mlstack.catalog import load_catalog, load_rules
+from mlstack.checks import (check_disk, check_engine, check_files, check_gpu_cuda,
+                            check_gpu_driver, check_gpu_runtime, check_ports, check_shm)
+from mlstack.compose import build_compose
+from mlstack.dockerinfo import parse_docker_info
+from mlstack.gpu import parse_nvidia_smi_csv
+from mlstack.host import GpuScan, port_holder
+from mlstack.spec import spec_from_document
+from mlstack.stackview import Published
+
+RECORDED = Path(__file__).parent / "data" / "recorded"
+CATALOG = load_catalog()
+
+
+def spec(**extra):
+    doc = {"name": "t", "components": ["api", "jupyter", "trainer", "redis"], **extra}
+    return spec_from_document(doc, CATALOG)
+
+
+def scan(driver="570.124.06"):
+    return GpuScan((parse_nvidia_smi_csv(f"0, NVIDIA H100 80GB HBM3, 81559, {driver}, GPU-1\n")[0],))
+
+
+def info(name):
+    return parse_docker_info(json.loads((RECORDED / name).read_text()))
+
+
+CPU = spec()
+GPU = spec(gpu={"devices": "all"}, cuda="12.8.1")
+
+
+@pytest.mark.parametrize(("driver", "status", "words"), [
+    ("570.124.06", "ok", "natively"),
+    ("535.104.05", "warn", "torch.compile"),
+    ("470.82.01", "fail", "570.124.06"),
+])
+def test_gpu_cuda_against_the_driver_table(driver, status, words):
+    check = check_gpu_cuda(GPU, scan(driver))
+    assert check.status == status
+    assert words in check.found
+    assert (check.fix == "") == (status == "ok")
+
+
+def test_gpu_checks_do_not_apply_to_a_cpu_stack_but_are_reported():
+    none = GpuScan((), "nvidia-smi is not installed")
+    for check in (check_gpu_driver(CPU, none), check_gpu_runtime(CPU, None),
+                  check_gpu_cuda(CPU, none)):
+        assert check.status == "ok"
+        assert "no GPU service" in check.found
+
+
+def test_gpu_stack_without_a_driver_fails_with_the_fix():
+    check = check_gpu_driver(GPU, GpuScan((), "nvidia-smi is not installed"))
+    assert check.status == "fail"
+    assert "gpu: {devices: none}" in check.fix
+
+
+def test_gpu_runtime_needs_the_nvidia_runtime_or_cdi():
+    files = sorted(p.name for p in RECORDED.glob("docker-info*.json"))
+    plain = next(f for f in files if "20.10" in f)
+    nvidia = next(f for f in files if "nvidia" in f or "28" in f)
+    assert check_gpu_runtime(GPU, info(plain)).status == "fail"
+    assert "nvidia-ctk runtime configure" in check_gpu_runtime(GPU, info(plain)).fix
+    assert check_gpu_runtime(GPU, info(nvidia)).status == "ok"
+
+
+def services(stack):
+    return build_compose(stack, CATALOG, load_rules("dev"), load_rules("prod")).base["services"]
+
+
+def test_shm_warns_when_small_or_missing():
+    assert check_shm(services(GPU)).status == "ok"
+    assert check_shm(services(CPU)).status == "ok"
+    small = check_shm(services(spec(gpu={"devices": "all"}, shm_size="64m")))
+    assert small.status == "warn" and "Bus error" in small.found
+    edited = services(GPU)
+    del edited["api"]["shm_size"]
+    bare = check_shm(edited)
+    assert bare.status == "warn" and "api use a GPU with Docker's 64 MB" in bare.found
+
+
+def test_ports_names_the_process_holding_one():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        sock.listen()
+        port = sock.getsockname()[1]
+        check = check_ports([Published("redis", "127.0.0.1", port)], {})
+        assert port_holder(port).startswith("python")
+    assert check.status == "fail"
+    assert f"{port} (redis) is held by python" in check.found
+    assert "REDIS_HOST_PORT" in check.fix
+
+
+def test_ports_held_by_this_stack_are_fine():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        sock.listen()
+        port = sock.getsockname()[1]
+        assert check_ports([Published("redis", "127.0.0.1", port)], {port: "redis"}).status == "ok"
+
+
+def test_disk_thresholds(tmp_path):
+    assert check_disk(str(tmp_path), 0).status in ("ok", "warn")
+    assert check_disk(str(tmp_path), 10**15).status == "fail"
+    assert check_disk(str(tmp_path / "missing" / "dir"), 0).found.endswith(
+        ("unknown", "GiB)")) or "free at" in check_disk(str(tmp_path / "x"), 0).found
+
+
+def test_files_and_engine_records():
+    assert check_files([]).status == "ok"
+    drift = check_files(["compose.yaml"])
+    assert drift.status == "fail" and "compose.yaml" in drift.found and "mlstack render" in drift.fix
+    down = check_engine(None, "the Docker engine is not reachable: x\n  fix: start it")
+    assert down.as_dict() == {"id": "engine", "status": "fail",
+                              "found": "the Docker engine is not reachable: x", "fix": "start it"}
