@@ -47,7 +47,8 @@ def image_defaults(spec: StackSpec, catalog: Catalog) -> dict[str, str]:
     """Every image slot of the stack's fragments with its default reference, placeholders filled."""
     from mlstack.cuda import cuda_image_tag
 
-    values = {"python": spec.python, "cuda_tag": cuda_image_tag(spec.cuda)}
+    values = {"python": spec.python, "cuda_tag": cuda_image_tag(spec.cuda),
+              "cuda_major": spec.cuda.split(".")[0]}
     return {slot: ref.format(**values)
             for name in spec.components for slot, ref in catalog[name].images.items()}
 

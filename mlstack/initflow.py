@@ -19,14 +19,17 @@ def default_name(root: Path) -> str:
 
 
 def host_defaults() -> dict[str, Any]:
-    """GPU defaults from this machine: all GPUs and the newest CUDA its driver runs natively."""
+    """Defaults from this machine: with a GPU, all of them, the newest CUDA its driver runs
+    natively and the training job; without one, CPU images."""
     from mlstack.cuda import newest_native_cuda
     from mlstack.host import scan_gpus
 
     scan = scan_gpus()
     if not scan.gpus:
-        return {"gpu": "none", "cuda": DEFAULT_CUDA, "scan": scan}
-    return {"gpu": "all", "cuda": newest_native_cuda(scan.driver) or DEFAULT_CUDA, "scan": scan}
+        return {"gpu": "none", "cuda": DEFAULT_CUDA, "components": DEFAULT_COMPONENTS,
+                "scan": scan}
+    return {"gpu": "all", "cuda": newest_native_cuda(scan.driver) or DEFAULT_CUDA,
+            "components": (*DEFAULT_COMPONENTS, "trainer"), "scan": scan}
 
 
 def gather_answers(root: Path, flags: dict[str, Any], interactive: bool) -> Answers:
@@ -35,7 +38,7 @@ def gather_answers(root: Path, flags: dict[str, Any], interactive: bool) -> Answ
     host = host_defaults()
     values = {
         "name": flags["name"] or default_name(root),
-        "components": split_list(flags["with_"]) if flags["with_"] else DEFAULT_COMPONENTS,
+        "components": split_list(flags["with_"]) if flags["with_"] else host["components"],
         "gpu": parse_gpu(flags["gpu"]) if flags["gpu"] else host["gpu"],
         "gpu_services": split_list(flags["gpu_services"]) if flags["gpu_services"] else None,
         "shm_size": flags["shm_size"],

@@ -1,8 +1,9 @@
 """Shared fixtures and helpers for the generator tests.
 
 Every generator test runs the real CLI in-process through typer's CliRunner, in a temporary
-directory, with mlstack's parse/validation cache in a per-session directory and a host that has
-no NVIDIA GPU (so ``init``'s defaults are the CPU ones on every machine, GPU runners included).
+directory, with mlstack's parse/validation cache in a per-session directory and (fixture
+``cpu_only_host``) a host that has no NVIDIA GPU, so ``init``'s defaults are the CPU ones on
+every machine, GPU runners included.
 
 External judges (docker compose, hadolint, compose-lint, check-jsonschema) are required in CI:
 ``require`` skips a test without one on a laptop, and fails it when ``CI=true``.
@@ -118,12 +119,13 @@ def isolated_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
         yield cache
 
 
-@pytest.fixture(scope="session", autouse=True)
+@pytest.fixture(scope="module")
 def cpu_only_host(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
     """``init`` asks nvidia-smi for GPU defaults: make it answer "no GPU" on every machine.
 
     A failing ``nvidia-smi`` first on PATH reaches the in-process CLI and the wizard's
-    subprocess alike, so expected files do not depend on the runner's hardware.
+    subprocess alike, so the expected files do not depend on the runner's hardware. The
+    generator test modules use it (``pytest.mark.usefixtures``); the end-to-end suite does not.
     """
     bin_dir = tmp_path_factory.mktemp("no-gpu-bin")
     fake = bin_dir / "nvidia-smi"

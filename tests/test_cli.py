@@ -8,6 +8,8 @@ from typing import Any
 import pytest
 from ruamel.yaml import YAML
 
+pytestmark = pytest.mark.usefixtures("cpu_only_host")
+
 ALL = ("api", "jupyter", "mlflow", "postgres", "qdrant", "redis", "trainer")
 
 
@@ -173,13 +175,28 @@ def test_add_and_remove_print_what_they_wrote(tmp_path: Path, make_stack: Any,
 
 
 def test_validate_passes_on_a_fresh_stack(tmp_path: Path, make_stack: Any, cli: Any) -> None:
-    # BUG: mlstack/cli.py `validate` imports `mlstack.validate.validate_project`, and there is
-    # no mlstack/validate.py (only validation.py, the schema helper): every `mlstack validate`
-    # ends in "internal error: ModuleNotFoundError("No module named 'mlstack.validate'")",
-    # exit 1. Fix: add mlstack/validate.py with validate_project(root) -> list[str] (load the
-    # catalog and the spec, plan the files, run `docker compose config -q` when present), or
-    # point the import at wherever it lives.
     root = make_stack(tmp_path, "--with", "api,redis")
     result = cli("-C", root, "validate")
     assert result.exit_code == 0, result.output
-    assert "internal error" not in result.output
+    lines = result.output.splitlines()
+    assert lines[:2] == ["fragments: 7 valid", "mlstack.yaml: valid (2 components)"]
+    assert not any(line.startswith("drift:") for line in lines)
+
+
+def test_validate_runs_compose_config_on_every_combination(tmp_path: Path, make_stack: Any,
+                                                           cli: Any, require: Any) -> None:
+    require("docker compose")
+    root = make_stack(tmp_path, "--with", "api,redis")
+    result = cli("-C", root, "validate")
+    assert result.exit_code == 0, result.output
+    for label in ("base", "base+dev", "base+prod"):
+        assert f"docker compose config ({label}): ok" in result.output.splitlines()
+
+
+def test_validate_reports_a_bad_spec(tmp_path: Path, make_stack: Any, cli: Any) -> None:
+    root = make_stack(tmp_path, "--with", "api,redis")
+    spec = root / "mlstack.yaml"
+    spec.write_text(spec.read_text().replace("- redis", "- reddis"))
+    result = cli("-C", root, "validate")
+    assert result.exit_code == 2, result.output
+    assert "error: mlstack.yaml: components[1]: unknown component 'reddis'" in result.output

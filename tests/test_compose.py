@@ -15,11 +15,12 @@ from typing import Any
 
 import pytest
 
-from mlstack.catalog import load_catalog
+from mlstack.catalog import load_catalog, load_rules
 from mlstack.compose import ComposeModel, build_compose
 from mlstack.dockerfiles import dockerfile
-from mlstack.generate import load_rules
 from mlstack.spec import StackSpec, spec_from_document
+
+pytestmark = pytest.mark.usefixtures("cpu_only_host")
 
 CATALOG = load_catalog()
 DEV, PROD = load_rules("dev"), load_rules("prod")
@@ -146,19 +147,27 @@ def test_gpu_reservations(gpu: dict[str, Any], wanted: dict[str, dict[str, Any]]
         assert service["environment"]["NVIDIA_DRIVER_CAPABILITIES"] == "compute,utility"
 
 
+NOTEBOOKS_AND_TRAINING = {"jupyter", "trainer"}
+
+
 @pytest.mark.parametrize(
-    ("extra", "shm"),
+    ("extra", "shm", "services"),
     [
-        pytest.param({"gpu": {"devices": "all"}}, "8gb", id="gpu-default"),
-        pytest.param({}, "1gb", id="cpu-default"),
-        pytest.param({"gpu": {"devices": "all"}, "shm_size": "4g"}, "4g", id="gpu-explicit"),
-        pytest.param({"shm_size": "16gb"}, "16gb", id="cpu-explicit"),
+        pytest.param({"gpu": {"devices": "all"}}, "8gb", {"api", "jupyter", "trainer"},
+                     id="gpu-default"),
+        pytest.param({}, "1gb", NOTEBOOKS_AND_TRAINING, id="cpu-default"),
+        pytest.param({"gpu": {"devices": "all"}, "shm_size": "4g"}, "4g",
+                     {"api", "jupyter", "trainer"}, id="gpu-explicit"),
+        pytest.param({"shm_size": "16gb"}, "16gb", NOTEBOOKS_AND_TRAINING, id="cpu-explicit"),
+        pytest.param({"gpu": {"devices": 1, "services": ["trainer"]}}, "8gb",
+                     NOTEBOOKS_AND_TRAINING, id="gpu-on-the-trainer-only"),
     ],
 )
-def test_shm_size_of_notebooks_and_training(extra: dict[str, Any], shm: str) -> None:
+def test_shm_size_of_notebooks_training_and_gpu_services(extra: dict[str, Any], shm: str,
+                                                         services: set[str]) -> None:
     _, model = build(ALL, **extra)
     for name, service in model.base["services"].items():
-        if name in ("jupyter", "trainer"):
+        if name in services:
             assert service["shm_size"] == shm, name
         else:
             assert "shm_size" not in service, name

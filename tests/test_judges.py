@@ -42,7 +42,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from ruamel.yaml import YAML
 
-pytestmark = pytest.mark.judge
+pytestmark = [pytest.mark.judge, pytest.mark.usefixtures("cpu_only_host")]
 
 ALL = ("api", "jupyter", "mlflow", "postgres", "qdrant", "redis", "trainer")
 GPU_CAPABLE = ("api", "jupyter", "trainer")

@@ -26,6 +26,8 @@ from mlstack.plan import (
     plan,
 )
 
+pytestmark = pytest.mark.usefixtures("cpu_only_host")
+
 ENV_LINE = "{key}="
 
 

@@ -15,6 +15,8 @@ from mlstack.catalog import load_catalog
 from mlstack.errors import ExitCode, InputError
 from mlstack.spec import load_spec, spec_from_document
 
+pytestmark = pytest.mark.usefixtures("cpu_only_host")
+
 CATALOG = load_catalog()
 BASE = {"name": "demo", "components": ["api", "redis"]}
 

@@ -14,9 +14,10 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import pexpect
 import pytest
 
-pexpect = pytest.importorskip("pexpect")
+pytestmark = pytest.mark.usefixtures("cpu_only_host")
 
 DOWN, SPACE, ENTER, CTRL_C, CTRL_U = "\x1b[B", " ", "\r", "\x03", "\x15"
 TIMEOUT = 60  # seconds per expected prompt: generous, the first start imports a lot

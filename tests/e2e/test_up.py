@@ -213,3 +213,13 @@ def test_doctor_json_on_the_real_engine(small_stack):
     assert checks["gpu.driver"]["status"] == "ok"
     assert "no GPU service" in checks["gpu.driver"]["found"]
     assert checks["files"]["status"] == "ok"
+
+
+def test_gpu_request_without_gpu_runtime_fails_preflight(small_stack):
+    root = small_stack("e2egpu", "api,redis", {"api": 28001, "redis": 26383}, "--gpu", "all")
+    done = mlstack(root, "up", "--timeout", "60")
+    assert done.returncode == 1
+    assert "preflight failed, nothing was started" in done.stderr
+    assert "gpu.runtime: api ask for a GPU, but Docker has no NVIDIA runtime" in done.stderr
+    assert "nvidia-ctk runtime configure" in done.stderr
+    assert compose(root, "ps", "-a", "-q").stdout.strip() == ""

@@ -1,0 +1,96 @@
+"""GPU awareness of init and doctor, on a host whose nvidia-smi replays recorded real output.
+
+These machines have no GPU: an `nvidia-smi` script on PATH prints what nvidia-smi printed on
+real hosts (tests/data/recorded), so the real subprocess path and parsers run end to end.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from mlstack.cli import app
+from mlstack.host import scan_gpus
+from mlstack.initflow import host_defaults
+
+RECORDED = Path(__file__).parent / "data" / "recorded"
+
+
+@pytest.fixture()
+def fake_smi(tmp_path, monkeypatch):
+    def install(recording: str, code: int = 0) -> None:
+        bindir = tmp_path / "bin"
+        bindir.mkdir(exist_ok=True)
+        script = bindir / "nvidia-smi"
+        script.write_text(f"#!/bin/sh\ncat '{RECORDED / recording}'\nexit {code}\n")
+        script.chmod(script.stat().st_mode | stat.S_IEXEC)
+        monkeypatch.setenv("PATH", f"{bindir}{os.pathsep}{os.environ['PATH']}")
+    return install
+
+
+def test_scan_reads_one_h100(fake_smi):
+    fake_smi("nvidia-smi-query-h100-x1.csv")
+    scan = scan_gpus()
+    assert [g.name for g in scan.gpus] == ["NVIDIA H100 80GB HBM3"]
+    assert scan.driver == "570.124.06"
+
+
+def test_scan_reads_eight_a100s(fake_smi):
+    fake_smi("nvidia-smi-query-a100-x8.csv")
+    assert len(scan_gpus().gpus) == 8
+
+
+def test_scan_explains_a_broken_driver(fake_smi):
+    fake_smi("nvidia-smi-no-driver.txt", code=9)
+    scan = scan_gpus()
+    assert scan.gpus == () and "nvidia-smi failed" in scan.reason
+
+
+def test_defaults_follow_the_driver(fake_smi):
+    fake_smi("nvidia-smi-query-a100-x8.csv")  # driver 535.104.05: CUDA 12.2 natively
+    defaults = host_defaults()
+    assert defaults["gpu"] == "all"
+    assert defaults["cuda"].startswith("12.2")
+    assert "trainer" in defaults["components"]
+
+
+def test_init_on_a_gpu_host_uses_gpu_images(fake_smi, tmp_path):
+    fake_smi("nvidia-smi-query-h100-x1.csv")
+    root = tmp_path / "stack"
+    done = CliRunner().invoke(app, ["-C", str(root), "init", "--yes"])
+    assert done.exit_code == 0, done.output
+    spec = (root / "mlstack.yaml").read_text()
+    assert "devices: all" in spec and "cuda: 12.8.1" in spec and "- trainer" in spec
+    assert "FROM nvidia/cuda:12.8.1-cudnn-runtime-ubuntu24.04" in (root / "trainer/Dockerfile").read_text()
+    assert "pytorch-notebook:cuda12-" in (root / "jupyter/Dockerfile").read_text()
+    assert "whl/cu128" in (root / "trainer/requirements.txt").read_text()
+    compose = (root / "compose.yaml").read_text()
+    assert "driver: nvidia" in compose and "shm_size: 8gb" in compose
+
+
+def test_init_without_a_gpu_says_cpu(tmp_path, monkeypatch):
+    monkeypatch.setenv("PATH", str(tmp_path))  # no nvidia-smi anywhere
+    defaults = host_defaults()
+    assert defaults["gpu"] == "none" and "not installed" in defaults["scan"].reason
+    assert "trainer" not in defaults["components"]
+
+
+def test_doctor_json_on_a_gpu_host_without_nvidia_runtime(fake_smi, tmp_path):
+    fake_smi("nvidia-smi-query-a100-x8.csv")
+    root = tmp_path / "stack"
+    runner = CliRunner()
+    assert runner.invoke(app, ["-C", str(root), "init", "--yes", "--cuda", "12.8.1"]).exit_code == 0
+    done = runner.invoke(app, ["-C", str(root), "doctor", "--json"])
+    checks = {c["id"]: c for c in json.loads(done.output)["checks"]}
+    assert checks["gpu.driver"]["status"] == "ok" and "535.104.05" in checks["gpu.driver"]["found"]
+    assert checks["gpu.cuda"]["status"] == "warn"  # 12.8.1 on 535: minor-version compat only
+    assert "570.124.06" in checks["gpu.cuda"]["fix"]
+    assert checks["shm"]["status"] == "ok"
+    if checks["engine"]["status"] == "ok":  # a real engine here has no NVIDIA runtime
+        assert checks["gpu.runtime"]["status"] == "fail"
+        assert done.exit_code == 1
