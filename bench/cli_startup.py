@@ -39,8 +39,10 @@ def main() -> None:
 
     cases = {
         "mlstack --help": ([exe, "--help"], None),
-        "mlstack init --yes (full stack)": ([exe, "init", "--yes", str(target), "--with", FULL],
-                                            clean),
+        "mlstack init --yes (full stack)": (
+            [exe, "init", "--yes", str(target), "--with", FULL],
+            clean,
+        ),
     }
     print(f"{'command':<34} {'median':>8} {'min':>8} {'max':>8}  ({runs} runs, 1 warm-up)")
     for label, (cmd, before) in cases.items():

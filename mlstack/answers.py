@@ -10,9 +10,17 @@ from mlstack.spec import DEFAULT_CUDA, DEFAULT_PYTHON
 
 DEFAULT_COMPONENTS = ("api", "jupyter", "mlflow", "postgres", "qdrant", "redis")
 # mlstack.yaml field -> the init flag that sets it, so errors name what the user typed
-FLAGS = {"name": "--name", "components": "--with", "gpu": "--gpu", "shm_size": "--shm-size",
-         "ports": "--port", "images": "--image", "python": "--python", "cuda": "--cuda",
-         "build": "--ca-bundle / --pip-index-url"}
+FLAGS = {
+    "name": "--name",
+    "components": "--with",
+    "gpu": "--gpu",
+    "shm_size": "--shm-size",
+    "ports": "--port",
+    "images": "--image",
+    "python": "--python",
+    "cuda": "--cuda",
+    "build": "--ca-bundle / --pip-index-url",
+}
 
 
 @dataclass(frozen=True)
@@ -34,10 +42,15 @@ class Answers:
 
 def spec_document(answers: Answers) -> dict[str, Any]:
     """The mlstack.yaml content for a set of answers, defaults left out where they are implied."""
-    doc: dict[str, Any] = {"name": answers.name, "components": list(answers.components),
-                           "python": answers.python, "cuda": answers.cuda}
-    gpu: dict[str, Any] = {"devices": list(answers.gpu) if isinstance(answers.gpu, tuple)
-                           else answers.gpu}
+    doc: dict[str, Any] = {
+        "name": answers.name,
+        "components": list(answers.components),
+        "python": answers.python,
+        "cuda": answers.cuda,
+    }
+    gpu: dict[str, Any] = {
+        "devices": list(answers.gpu) if isinstance(answers.gpu, tuple) else answers.gpu
+    }
     if answers.gpu_services is not None:
         gpu["services"] = list(answers.gpu_services)
     doc["gpu"] = gpu
@@ -63,9 +76,12 @@ def parse_gpu(value: str) -> Any:
             return ids
     elif text.isdigit() and int(text) > 0:
         return int(text)
-    raise InputError("mlstack init", "--gpu",
-                     f"expected none, all, a count or device ids, got {value!r}",
-                     "e.g. --gpu all, --gpu 2, --gpu 0,1 (one device: --gpu 3,)")
+    raise InputError(
+        "mlstack init",
+        "--gpu",
+        f"expected none, all, a count or device ids, got {value!r}",
+        "e.g. --gpu all, --gpu 2, --gpu 0,1 (one device: --gpu 3,)",
+    )
 
 
 def parse_pairs(values: list[str], flag: str, kind: type = str) -> dict[str, Any]:
@@ -78,9 +94,14 @@ def parse_pairs(values: list[str], flag: str, kind: type = str) -> dict[str, Any
                 raise ValueError
             pairs[key.strip()] = kind(raw.strip())
         except ValueError:
-            raise InputError("mlstack init", flag, f"expected KEY=VALUE, got {item!r}",
-                             f"e.g. {flag} api=8080" if kind is int else
-                             f"e.g. {flag} redis=registry.example.com/redis:8.10-alpine") from None
+            raise InputError(
+                "mlstack init",
+                flag,
+                f"expected KEY=VALUE, got {item!r}",
+                f"e.g. {flag} api=8080"
+                if kind is int
+                else f"e.g. {flag} redis=registry.example.com/redis:8.10-alpine",
+            ) from None
     return pairs
 
 

@@ -66,12 +66,21 @@ def fragment_from_data(data: dict[str, Any], source: str) -> Fragment:
     data = to_plain(data)
     stem = Path(source).stem
     if data["name"] != stem:
-        raise InputError(source, "name", f"is {data['name']!r} but the file is {stem}.yaml",
-                         f"rename the file to {data['name']}.yaml or set name: {stem}")
+        raise InputError(
+            source,
+            "name",
+            f"is {data['name']!r} but the file is {stem}.yaml",
+            f"rename the file to {data['name']}.yaml or set name: {stem}",
+        )
     build = data.pop("build", None)
     lists = {k: tuple(data.pop(k, ())) for k in ("secrets", "requires", "uses")}
-    return Fragment(source=source, build=build["template"] if build else None,
-                    with_=data.pop("with", {}), **lists, **data)
+    return Fragment(
+        source=source,
+        build=build["template"] if build else None,
+        with_=data.pop("with", {}),
+        **lists,
+        **data,
+    )
 
 
 def load_catalog(project_dir: Path | None = None) -> Catalog:
@@ -85,8 +94,12 @@ def load_catalog(project_dir: Path | None = None) -> Catalog:
             label = str(path) if directory == dirs[0] else f"{USER_STACKS}/{path.name}"
             data = load_file(path, label)
             if not isinstance(data, dict):
-                raise InputError(label, "", "a fragment must be a YAML mapping",
-                                 "start from a shipped fragment, e.g. `mlstack components`")
+                raise InputError(
+                    label,
+                    "",
+                    "a fragment must be a YAML mapping",
+                    "start from a shipped fragment, e.g. `mlstack components`",
+                )
             catalog[path.stem] = fragment_from_data(data, label)
     check_references(catalog)
     return catalog
@@ -95,12 +108,19 @@ def load_catalog(project_dir: Path | None = None) -> Catalog:
 def check_references(catalog: Catalog) -> None:
     """Every component a fragment requires or uses must exist in the catalog."""
     for frag in catalog.values():
-        for key, names in (("requires", frag.requires), ("uses", frag.uses),
-                           ("with", tuple(frag.with_))):
+        for key, names in (
+            ("requires", frag.requires),
+            ("uses", frag.uses),
+            ("with", tuple(frag.with_)),
+        ):
             for name in names:
                 if name not in catalog:
-                    raise InputError(frag.source, key, f"unknown component {name!r}",
-                                     f"known components: {', '.join(sorted(catalog))}")
+                    raise InputError(
+                        frag.source,
+                        key,
+                        f"unknown component {name!r}",
+                        f"known components: {', '.join(sorted(catalog))}",
+                    )
 
 
 def load_rules(profile: str) -> Rules:
@@ -108,4 +128,6 @@ def load_rules(profile: str) -> Rules:
     path = data_dir("overrides") / f"{profile}.yaml"
     data = load_file(path)
     validate(data, "overrides", str(path), "restore the file from the mlstack release")
-    return Rules(data["publish_address"], dict(data["every_service"]), dict(data.get("every_job", {})))
+    return Rules(
+        data["publish_address"], dict(data["every_service"]), dict(data.get("every_job", {}))
+    )

@@ -50,8 +50,12 @@ def check_compose(version: tuple[int, int, int] | None, error: str) -> Check:
         return Check("compose", FAIL, error.split("\n  fix: ")[0], error.partition("fix: ")[2])
     text = ".".join(map(str, version))
     if version < (2, 20, 0):
-        return Check("compose", WARN, f"Docker Compose {text} (older than 2.20)",
-                     "upgrade Compose: mlstack's files use features of 2.20 and later")
+        return Check(
+            "compose",
+            WARN,
+            f"Docker Compose {text} (older than 2.20)",
+            "upgrade Compose: mlstack's files use features of 2.20 and later",
+        )
     return Check("compose", OK, f"Docker Compose {text}")
 
 
@@ -68,8 +72,12 @@ def check_gpu_driver(spec: StackSpec, scan: GpuScan) -> Check:
         found = f"no GPU service in this stack; host: {listed or scan.reason}"
         return Check("gpu.driver", OK, found)
     if not scan.gpus:
-        return Check("gpu.driver", FAIL, f"{', '.join(wanted)} ask for a GPU, but {scan.reason}",
-                     "install the NVIDIA driver, or set `gpu: {devices: none}` in mlstack.yaml")
+        return Check(
+            "gpu.driver",
+            FAIL,
+            f"{', '.join(wanted)} ask for a GPU, but {scan.reason}",
+            "install the NVIDIA driver, or set `gpu: {devices: none}` in mlstack.yaml",
+        )
     return Check("gpu.driver", OK, f"driver {scan.driver}; {listed}")
 
 
@@ -90,10 +98,13 @@ def check_gpu_runtime(spec: StackSpec, info: EngineInfo | None) -> Check:
         return Check("gpu.runtime", OK, f"no GPU service in this stack; {found}")
     if (info is not None and has_nvidia_runtime(info)) or hooks:
         return Check("gpu.runtime", OK, found)
-    return Check("gpu.runtime", FAIL, f"{', '.join(wanted)} ask for a GPU, but Docker has no "
-                 f"NVIDIA runtime ({found})",
-                 "install the NVIDIA Container Toolkit, run `sudo nvidia-ctk runtime configure "
-                 "--runtime=docker` and restart Docker; or set `gpu: {devices: none}`")
+    return Check(
+        "gpu.runtime",
+        FAIL,
+        f"{', '.join(wanted)} ask for a GPU, but Docker has no NVIDIA runtime ({found})",
+        "install the NVIDIA Container Toolkit, run `sudo nvidia-ctk runtime configure "
+        "--runtime=docker` and restart Docker; or set `gpu: {devices: none}`",
+    )
 
 
 def check_gpu_cuda(spec: StackSpec, scan: GpuScan) -> Check:
@@ -103,12 +114,22 @@ def check_gpu_cuda(spec: StackSpec, scan: GpuScan) -> Check:
     if not gpu_services(spec):
         return Check("gpu.cuda", OK, "no GPU service in this stack")
     if scan.driver is None:
-        return Check("gpu.cuda", FAIL, f"cannot check CUDA {spec.cuda}: {scan.reason}",
-                     "install the NVIDIA driver, or set `gpu: {devices: none}`")
+        return Check(
+            "gpu.cuda",
+            FAIL,
+            f"cannot check CUDA {spec.cuda}: {scan.reason}",
+            "install the NVIDIA driver, or set `gpu: {devices: none}`",
+        )
     verdict = check_driver(scan.driver, spec.cuda)
     status = {"native": OK, "minor": WARN, "unsupported": FAIL}[verdict.status]
-    fix = "" if status == OK else (f"update the NVIDIA driver to >= {verdict.needed_driver}, or "
-                                   "set `cuda:` in mlstack.yaml to a version it runs natively")
+    fix = (
+        ""
+        if status == OK
+        else (
+            f"update the NVIDIA driver to >= {verdict.needed_driver}, or "
+            "set `cuda:` in mlstack.yaml to a version it runs natively"
+        )
+    )
     return Check("gpu.cuda", status, verdict.message, fix)
 
 
@@ -117,22 +138,36 @@ def check_shm(services: dict[str, dict]) -> Check:
 
     ``services`` is the base compose model, so a hand edit is judged too.
     """
-    gpu = {n for n, s in services.items() if s.get("deploy", {}).get("resources", {})
-           .get("reservations", {}).get("devices")}
+    gpu = {
+        n
+        for n, s in services.items()
+        if s.get("deploy", {}).get("resources", {}).get("reservations", {}).get("devices")
+    }
     sized = {n: s["shm_size"] for n, s in services.items() if "shm_size" in s}
     bare = sorted(gpu - set(sized))
     if bare:
-        return Check("shm", WARN, f"{', '.join(bare)} use a GPU with Docker's 64 MB /dev/shm",
-                     "set shm_size in mlstack.yaml (e.g. 8gb), then `mlstack render`")
+        return Check(
+            "shm",
+            WARN,
+            f"{', '.join(bare)} use a GPU with Docker's 64 MB /dev/shm",
+            "set shm_size in mlstack.yaml (e.g. 8gb), then `mlstack render`",
+        )
     if not sized:
         return Check("shm", OK, "no GPU, training or notebook service in this stack")
     found = ", ".join(f"{n}: {size}" for n, size in sorted(sized.items()))
-    small = [n for n, size in sized.items()
-             if size_in_bytes(str(size)) <= SHM_DEFAULT or (n in gpu and size_in_bytes(str(size)) < GIB)]
+    small = [
+        n
+        for n, size in sized.items()
+        if size_in_bytes(str(size)) <= SHM_DEFAULT or (n in gpu and size_in_bytes(str(size)) < GIB)
+    ]
     if small:
-        return Check("shm", WARN, f"shm_size {found} (PyTorch DataLoader workers die with "
-                     "'Bus error' when it is too small)",
-                     "set shm_size: 8gb in mlstack.yaml, then `mlstack render`")
+        return Check(
+            "shm",
+            WARN,
+            f"shm_size {found} (PyTorch DataLoader workers die with "
+            "'Bus error' when it is too small)",
+            "set shm_size: 8gb in mlstack.yaml, then `mlstack render`",
+        )
     return Check("shm", OK, f"shm_size {found}")
 
 
@@ -146,10 +181,17 @@ def check_ports(ports: list[Published], own: dict[int, str]) -> Check:
         held.append(f"{item.port} ({item.service}) is held by {holder}")
     listed = ", ".join(f"{p.service}:{p.port}" for p in ports) or "none"
     if held:
-        variables = ", ".join(f"{p.service.upper()}_HOST_PORT" for p in ports if
-                              any(h.startswith(f"{p.port} ") for h in held))
-        return Check("ports", FAIL, "; ".join(held),
-                     f"stop what holds it, or move the service: set {variables} in .env")
+        variables = ", ".join(
+            f"{p.service.upper()}_HOST_PORT"
+            for p in ports
+            if any(h.startswith(f"{p.port} ") for h in held)
+        )
+        return Check(
+            "ports",
+            FAIL,
+            "; ".join(held),
+            f"stop what holds it, or move the service: set {variables} in .env",
+        )
     return Check("ports", OK, f"free: {listed}")
 
 
@@ -164,27 +206,44 @@ def check_disk(root_dir: str | None, missing_bytes: int | None) -> Check:
     if missing_bytes is None:
         found += "; size of the images to pull unknown"
     if free < need + 2 * GIB:
-        return Check("disk", FAIL, found + f", {need / GIB:.1f} GiB needed",
-                     "free space: `docker system prune` removes unused images and build cache")
+        return Check(
+            "disk",
+            FAIL,
+            found + f", {need / GIB:.1f} GiB needed",
+            "free space: `docker system prune` removes unused images and build cache",
+        )
     if free < need + 10 * GIB:
-        return Check("disk", WARN, found + " (a CUDA image alone takes 5-10 GiB)",
-                     "free space: `docker system prune`")
+        return Check(
+            "disk",
+            WARN,
+            found + " (a CUDA image alone takes 5-10 GiB)",
+            "free space: `docker system prune`",
+        )
     return Check("disk", OK, found)
 
 
 def check_files(drift: list[str] | None, error: str = "") -> Check:
     """The stack's files exist, are valid, and match mlstack.yaml (``render --check``)."""
     if error:
-        return Check("files", FAIL, error.split("\n  fix: ")[0],
-                     error.partition("fix: ")[2] or "fix mlstack.yaml")
+        return Check(
+            "files",
+            FAIL,
+            error.split("\n  fix: ")[0],
+            error.partition("fix: ")[2] or "fix mlstack.yaml",
+        )
     if drift:
-        return Check("files", FAIL, "drifted from mlstack.yaml: " + ", ".join(drift),
-                     "run `mlstack render` (edited files: move the edit into mlstack.yaml, "
-                     "or --force)")
+        return Check(
+            "files",
+            FAIL,
+            "drifted from mlstack.yaml: " + ", ".join(drift),
+            "run `mlstack render` (edited files: move the edit into mlstack.yaml, or --force)",
+        )
     return Check("files", OK, "present, valid, and matching mlstack.yaml")
 
 
 def images_of(spec: StackSpec, catalog: Catalog, services: list[str]) -> dict[str, str]:
     """The image each service runs (``build`` for the ones mlstack builds)."""
-    return {s: "build" if catalog[s].build else image_ref(spec, catalog, catalog[s].image)
-            for s in services}
+    return {
+        s: "build" if catalog[s].build else image_ref(spec, catalog, catalog[s].image)
+        for s in services
+    }

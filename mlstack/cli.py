@@ -9,18 +9,23 @@ from __future__ import annotations
 import functools
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable, Optional
+from typing import Any
 
 os.environ.setdefault("TYPER_USE_RICH", "0")  # rich help costs ~100 ms at every start
 
-import typer  # noqa: E402
+import typer
 
-from mlstack.errors import ExitCode, MlstackError  # noqa: E402
+from mlstack.errors import ExitCode, MlstackError
 
-app = typer.Typer(add_completion=False, no_args_is_help=True, rich_markup_mode=None,
-                  pretty_exceptions_enable=False,
-                  help="Compose, check and run a containerised ML stack in one command.")
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    rich_markup_mode=None,
+    pretty_exceptions_enable=False,
+    help="Compose, check and run a containerised ML stack in one command.",
+)
 STATE: dict[str, Any] = {"dir": Path(), "debug": False}
 
 
@@ -42,8 +47,11 @@ def _handled(func: Callable[..., Any]) -> Callable[..., Any]:
         except Exception as exc:
             if STATE["debug"]:
                 raise
-            typer.echo(f"internal error: {exc!r}\n  run with --debug for the traceback, "
-                       "and please report it", err=True)
+            typer.echo(
+                f"internal error: {exc!r}\n  run with --debug for the traceback, "
+                "and please report it",
+                err=True,
+            )
             raise typer.Exit(ExitCode.FAILURE) from None
 
     return wrapper
@@ -56,8 +64,9 @@ def command(*args: Any, **kwargs: Any) -> Callable[[Callable[..., Any]], Any]:
 
 @app.callback()
 def main_options(
-    project_dir: Path = typer.Option(Path(), "--dir", "-C", help="Project directory.",
-                                     file_okay=False),
+    project_dir: Path = typer.Option(
+        Path(), "--dir", "-C", help="Project directory.", file_okay=False
+    ),
     debug: bool = typer.Option(False, "--debug", help="Show tracebacks of internal errors."),
 ) -> None:
     """Compose, check and run a containerised ML stack in one command."""
@@ -72,18 +81,20 @@ def _print_steps(steps: list[Any], verbose: bool = True) -> None:
 
 @command()
 def init(
-    directory: Optional[Path] = typer.Argument(None, help="Where to create the stack (default: --dir)."),
-    name: Optional[str] = typer.Option(None, help="Project name (compose project)."),
-    with_: Optional[str] = typer.Option(None, "--with", help="Components, comma-separated."),
-    gpu: Optional[str] = typer.Option(None, help="none | all | COUNT | IDS (0,1)."),
-    gpu_services: Optional[str] = typer.Option(None, help="GPU services, comma-separated."),
-    shm_size: Optional[str] = typer.Option(None, help="/dev/shm for training and notebooks, e.g. 8g."),
-    python: Optional[str] = typer.Option(None, help="Python version of built images, e.g. 3.12."),
-    cuda: Optional[str] = typer.Option(None, help="CUDA version of GPU images, e.g. 12.8.1."),
+    directory: Path | None = typer.Argument(
+        None, help="Where to create the stack (default: --dir)."
+    ),
+    name: str | None = typer.Option(None, help="Project name (compose project)."),
+    with_: str | None = typer.Option(None, "--with", help="Components, comma-separated."),
+    gpu: str | None = typer.Option(None, help="none | all | COUNT | IDS (0,1)."),
+    gpu_services: str | None = typer.Option(None, help="GPU services, comma-separated."),
+    shm_size: str | None = typer.Option(None, help="/dev/shm for training and notebooks, e.g. 8g."),
+    python: str | None = typer.Option(None, help="Python version of built images, e.g. 3.12."),
+    cuda: str | None = typer.Option(None, help="CUDA version of GPU images, e.g. 12.8.1."),
     image: list[str] = typer.Option([], help="SLOT=REF image override (repeatable)."),
     port: list[str] = typer.Option([], help="COMPONENT=PORT host port (repeatable)."),
-    ca_bundle: Optional[str] = typer.Option(None, help="Extra CA bundle for pip in builds."),
-    pip_index_url: Optional[str] = typer.Option(None, help="pip index URL for builds."),
+    ca_bundle: str | None = typer.Option(None, help="Extra CA bundle for pip in builds."),
+    pip_index_url: str | None = typer.Option(None, help="pip index URL for builds."),
     yes: bool = typer.Option(False, "--yes", "-y", help="Take defaults; never prompt."),
     force: bool = typer.Option(False, help="Replace an existing stack (edits kept as .bak)."),
     dry_run: bool = typer.Option(False, help="Print the plan; write nothing."),
@@ -93,15 +104,27 @@ def init(
     from mlstack.initflow import gather_answers
 
     root = directory or STATE["dir"]
-    flags = dict(name=name, with_=with_, gpu=gpu, gpu_services=gpu_services, shm_size=shm_size,
-                 python=python, cuda=cuda, image=image, port=port, ca_bundle=ca_bundle,
-                 pip_index_url=pip_index_url)
+    flags = dict(
+        name=name,
+        with_=with_,
+        gpu=gpu,
+        gpu_services=gpu_services,
+        shm_size=shm_size,
+        python=python,
+        cuda=cuda,
+        image=image,
+        port=port,
+        ca_bundle=ca_bundle,
+        pip_index_url=pip_index_url,
+    )
     answers = gather_answers(root, flags, interactive=not yes)
     result = init_project(root, answers, force=force, dry_run=dry_run)
     _print_steps(result.steps)
     if not dry_run:
-        typer.echo(f"\nStack {result.spec.name!r} is ready in {root}. Next: "
-                   f"`mlstack up` (or `mlstack doctor` to check this machine first).")
+        typer.echo(
+            f"\nStack {result.spec.name!r} is ready in {root}. Next: "
+            f"`mlstack up` (or `mlstack doctor` to check this machine first)."
+        )
 
 
 @command()
@@ -116,8 +139,10 @@ def components() -> None:
 
 
 @command()
-def add(names: list[str] = typer.Argument(..., help="Components to add."),
-        force: bool = typer.Option(False, help="Overwrite edited files (keeps .bak).")) -> None:
+def add(
+    names: list[str] = typer.Argument(..., help="Components to add."),
+    force: bool = typer.Option(False, help="Overwrite edited files (keeps .bak)."),
+) -> None:
     """Add components to mlstack.yaml and re-render."""
     from mlstack.generate import change_components
 
@@ -125,8 +150,10 @@ def add(names: list[str] = typer.Argument(..., help="Components to add."),
 
 
 @command()
-def remove(names: list[str] = typer.Argument(..., help="Components to remove."),
-           force: bool = typer.Option(False, help="Overwrite edited files (keeps .bak).")) -> None:
+def remove(
+    names: list[str] = typer.Argument(..., help="Components to remove."),
+    force: bool = typer.Option(False, help="Overwrite edited files (keeps .bak)."),
+) -> None:
     """Remove components from mlstack.yaml and re-render."""
     from mlstack.generate import change_components
 
@@ -170,8 +197,12 @@ def _profile(value: str) -> str:
     if value not in ("dev", "prod"):
         from mlstack.errors import InputError
 
-        raise InputError("mlstack", "--profile", f"expected dev or prod, got {value!r}",
-                         "use --profile dev or --profile prod")
+        raise InputError(
+            "mlstack",
+            "--profile",
+            f"expected dev or prod, got {value!r}",
+            "use --profile dev or --profile prod",
+        )
     return value
 
 
@@ -189,8 +220,10 @@ def up(
 
 
 @command()
-def status(profile: str = PROFILE,
-           as_json: bool = typer.Option(False, "--json", help="Stable JSON for scripts.")) -> None:
+def status(
+    profile: str = PROFILE,
+    as_json: bool = typer.Option(False, "--json", help="Stable JSON for scripts."),
+) -> None:
     """Show each service's state, health and URL now (no waiting)."""
     import json
 
@@ -208,9 +241,12 @@ def status(profile: str = PROFILE,
 
 
 @command()
-def down(volumes: bool = typer.Option(False, "--volumes", help="Also delete the named volumes "
-                                      "(all the stack's data)."),
-         yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask to confirm --volumes.")) -> None:
+def down(
+    volumes: bool = typer.Option(
+        False, "--volumes", help="Also delete the named volumes (all the stack's data)."
+    ),
+    yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask to confirm --volumes."),
+) -> None:
     """Stop the stack. The data in named volumes is kept unless --volumes."""
     from mlstack.operate import down as run_down
 
@@ -218,16 +254,22 @@ def down(volumes: bool = typer.Option(False, "--volumes", help="Also delete the 
         if not sys.stdin.isatty():
             from mlstack.errors import InputError
 
-            raise InputError("mlstack down", "--volumes", "deleting the data needs confirmation",
-                             "add --yes to confirm in a script")
+            raise InputError(
+                "mlstack down",
+                "--volumes",
+                "deleting the data needs confirmation",
+                "add --yes to confirm in a script",
+            )
         typer.confirm("Delete every named volume of this stack (all its data)?", abort=True)
     run_down(STATE["dir"], volumes)
     typer.echo("stopped" + (" and deleted the volumes" if volumes else "; data volumes kept"))
 
 
 @command()
-def logs(service: Optional[str] = typer.Argument(None, help="One service (default: all)."),
-         follow: bool = typer.Option(False, "--follow", "-f", help="Keep printing.")) -> None:
+def logs(
+    service: str | None = typer.Argument(None, help="One service (default: all)."),
+    follow: bool = typer.Option(False, "--follow", "-f", help="Keep printing."),
+) -> None:
     """Print the stack's logs."""
     from mlstack.operate import logs as run_logs
 
@@ -235,8 +277,10 @@ def logs(service: Optional[str] = typer.Argument(None, help="One service (defaul
 
 
 @command()
-def doctor(profile: str = PROFILE,
-           as_json: bool = typer.Option(False, "--json", help="Stable JSON for scripts.")) -> None:
+def doctor(
+    profile: str = PROFILE,
+    as_json: bool = typer.Option(False, "--json", help="Stable JSON for scripts."),
+) -> None:
     """Check this machine against the stack: engine, Compose, GPU, CUDA, shm, ports, disk, files."""
     import json
 

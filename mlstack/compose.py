@@ -47,10 +47,16 @@ def image_defaults(spec: StackSpec, catalog: Catalog) -> dict[str, str]:
     """Every image slot of the stack's fragments with its default reference, placeholders filled."""
     from mlstack.cuda import cuda_image_tag
 
-    values = {"python": spec.python, "cuda_tag": cuda_image_tag(spec.cuda),
-              "cuda_major": spec.cuda.split(".")[0]}
-    return {slot: ref.format(**values)
-            for name in spec.components for slot, ref in catalog[name].images.items()}
+    values = {
+        "python": spec.python,
+        "cuda_tag": cuda_image_tag(spec.cuda),
+        "cuda_major": spec.cuda.split(".")[0],
+    }
+    return {
+        slot: ref.format(**values)
+        for name in spec.components
+        for slot, ref in catalog[name].images.items()
+    }
 
 
 def image_ref(spec: StackSpec, catalog: Catalog, slot: str) -> str:
@@ -91,13 +97,17 @@ def _base_service(frag: Fragment, spec: StackSpec, catalog: Catalog) -> dict[str
     for name in present:
         env.update(catalog[name].provides)
     if frag.name == "postgres":
-        databases = [catalog[n].database for n in spec.components
-                     if "postgres" in catalog[n].uses and catalog[n].database]
+        databases = [
+            catalog[n].database
+            for n in spec.components
+            if "postgres" in catalog[n].uses and catalog[n].database
+        ]
         env["POSTGRES_EXTRA_DATABASES"] = ",".join(databases)
     if spec.uses_gpu(frag.name):
         env["NVIDIA_DRIVER_CAPABILITIES"] = "compute,utility"
-        service["deploy"] = {"resources": {"reservations": {"devices": [
-            _gpu_request(spec.gpu[frag.name])]}}}
+        service["deploy"] = {
+            "resources": {"reservations": {"devices": [_gpu_request(spec.gpu[frag.name])]}}
+        }
     if frag.shm or spec.uses_gpu(frag.name):
         service["shm_size"] = spec.shm_size
     if not env:

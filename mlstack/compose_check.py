@@ -17,8 +17,10 @@ def validate_project(root: Path) -> list[str]:
     """Report lines; raises InputError (schema) or EngineError (compose refused a file)."""
     catalog = load_catalog(root)
     result = render_project(root, dry_run=True)
-    lines = [f"fragments: {len(catalog)} valid",
-             f"mlstack.yaml: valid ({len(result.spec.components)} components)"]
+    lines = [
+        f"fragments: {len(catalog)} valid",
+        f"mlstack.yaml: valid ({len(result.spec.components)} components)",
+    ]
     lines += [f"drift: {step} (run `mlstack render`)" for step in result.drift]
     if shutil.which("docker") is None:
         return [*lines, "docker compose config: skipped, the docker CLI is not installed"]
@@ -30,8 +32,12 @@ def validate_project(root: Path) -> list[str]:
     except EngineError:
         return [*lines, "docker compose config: skipped, Compose v2 is not installed"]
     for label, files in COMBINATIONS.items():
-        engine.compose_files(files, "config", "--quiet",
-                             what=f"docker compose config rejects {' + '.join(files)}",
-                             fix="fix the file it names, or re-render it: `mlstack render --force`")
+        engine.compose_files(
+            files,
+            "config",
+            "--quiet",
+            what=f"docker compose config rejects {' + '.join(files)}",
+            fix="fix the file it names, or re-render it: `mlstack render --force`",
+        )
         lines.append(f"docker compose config ({label}): ok")
     return lines

@@ -30,8 +30,12 @@ def health_table(reports: list[ServiceReport], title: str = "") -> Table:
     return table
 
 
-def progress_table(services: list[str], states: dict[str, ServiceState],
-                   done: dict[str, ServiceReport], elapsed: float) -> Table:
+def progress_table(
+    services: list[str],
+    states: dict[str, ServiceState],
+    done: dict[str, ServiceReport],
+    elapsed: float,
+) -> Table:
     """The live view while waiting."""
     table = Table(title=f"waiting for health ({elapsed:.0f}s)", title_justify="left")
     for column in ("service", "state", "health"):
@@ -56,8 +60,12 @@ class Progress:
 
     def __enter__(self) -> Progress:
         if out.is_terminal:
-            self.live = Live(progress_table(self.services, {}, {}, 0), console=out,
-                             refresh_per_second=4, transient=True)
+            self.live = Live(
+                progress_table(self.services, {}, {}, 0),
+                console=out,
+                refresh_per_second=4,
+                transient=True,
+            )
             self.live.__enter__()
         return self
 
@@ -65,16 +73,20 @@ class Progress:
         if self.live:
             self.live.__exit__(*exc)
 
-    def tick(self, states: dict[str, ServiceState], done: dict[str, ServiceReport],
-             elapsed: float) -> None:
+    def tick(
+        self, states: dict[str, ServiceState], done: dict[str, ServiceReport], elapsed: float
+    ) -> None:
         """Show the current states."""
         if self.live:
             self.live.update(progress_table(self.services, states, done, elapsed))
             return
         for name in self.services:
             state = states.get(name)
-            now = ("healthy" if done[name].ok else "failed") if name in done else (
-                f"{state.state}/{state.health or '-'}" if state else "pending")
+            now = (
+                ("healthy" if done[name].ok else "failed")
+                if name in done
+                else (f"{state.state}/{state.health or '-'}" if state else "pending")
+            )
             if self.seen.get(name) != now:
                 self.seen[name] = now
                 out.print(f"  {elapsed:5.1f}s  {name:<10} {now}")
@@ -83,8 +95,10 @@ class Progress:
 def print_failure(report: ServiceReport, logs: str, hints: list[str]) -> None:
     """State, exit code, last log lines and the known causes of one failed service."""
     err.print(f"\n[red bold]✗ {report.service}[/]: {report.problem}")
-    err.print(f"  state: {report.state}, health: {report.health}, exit code: "
-              f"{report.exit_code if report.exit_code is not None else '-'}")
+    err.print(
+        f"  state: {report.state}, health: {report.health}, exit code: "
+        f"{report.exit_code if report.exit_code is not None else '-'}"
+    )
     lines = logs.rstrip().splitlines()[-30:]
     if lines:
         err.print(f"  last {len(lines)} log lines:")
@@ -92,8 +106,10 @@ def print_failure(report: ServiceReport, logs: str, hints: list[str]) -> None:
             err.print(f"    {line}", markup=False)
     for hint in hints:
         err.print(f"  hint: {hint}")
-    err.print(f"  troubleshoot: docker compose logs {report.service}; "
-              f"docker compose ps {report.service}; mlstack doctor")
+    err.print(
+        f"  troubleshoot: docker compose logs {report.service}; "
+        f"docker compose ps {report.service}; mlstack doctor"
+    )
 
 
 def checks_table(checks: list[Check]) -> Table:

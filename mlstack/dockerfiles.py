@@ -22,17 +22,28 @@ PINS = {
     "psycopg2": "psycopg2-binary==2.9.13",
 }
 # torch release per PyTorch wheel variant (component-facts 7.6)
-TORCH = {"cpu": "2.9.1", "cu118": "2.7.1", "cu121": "2.5.1", "cu124": "2.6.0",
-         "cu126": "2.9.1", "cu128": "2.9.1", "cu129": "2.8.0", "cu130": "2.9.1"}
+TORCH = {
+    "cpu": "2.9.1",
+    "cu118": "2.7.1",
+    "cu121": "2.5.1",
+    "cu124": "2.6.0",
+    "cu126": "2.9.1",
+    "cu128": "2.9.1",
+    "cu129": "2.8.0",
+    "cu130": "2.9.1",
+}
 APP_UID = 10001
-PY_HEALTH = ("import urllib.request; "
-             "urllib.request.urlopen('http://127.0.0.1:{port}{path}', timeout=3)")
+SECRET_PATH = f"/run/secrets/{CA_SECRET}"
+PY_HEALTH = (
+    "import urllib.request; urllib.request.urlopen('http://127.0.0.1:{port}{path}', timeout=3)"
+)
 
 
 def dockerfile(template: str, spec: StackSpec, catalog: Catalog) -> str:
     """The Dockerfile of one built component."""
     return {"api": _api, "jupyter": _jupyter, "mlflow": _mlflow, "trainer": _trainer}[template](
-        spec, catalog)
+        spec, catalog
+    )
 
 
 def requirements(template: str, spec: StackSpec) -> list[str] | None:
@@ -55,9 +66,11 @@ def _pip(spec: StackSpec, pip: str, args: str) -> str:
     """A RUN line installing with pip, given the CA bundle as a secret when the spec has one."""
     if not spec.ca_bundle:
         return f"RUN {pip} install --no-cache-dir {args}"
-    return (f"RUN --mount=type=secret,id={CA_SECRET} \\\n"
-            f"    if [ -f /run/secrets/{CA_SECRET} ]; then export PIP_CERT=/run/secrets/{CA_SECRET}; fi \\\n"
-            f"    && {pip} install --no-cache-dir {args}")
+    return (
+        f"RUN --mount=type=secret,id={CA_SECRET} \\\n"
+        f"    if [ -f {SECRET_PATH} ]; then export PIP_CERT={SECRET_PATH}; fi \\\n"
+        f"    && {pip} install --no-cache-dir {args}"
+    )
 
 
 def _index_arg(spec: StackSpec) -> list[str]:
@@ -66,13 +79,17 @@ def _index_arg(spec: StackSpec) -> list[str]:
 
 def _healthcheck(port: int, path: str) -> str:
     code = PY_HEALTH.format(port=port, path=path)
-    return (f'HEALTHCHECK --interval=10s --timeout=5s --start-period=30s --retries=3 \\\n'
-            f'    CMD ["python", "-c", "{code}"]')
+    return (
+        f"HEALTHCHECK --interval=10s --timeout=5s --start-period=30s --retries=3 \\\n"
+        f'    CMD ["python", "-c", "{code}"]'
+    )
 
 
 def _user(name: str) -> str:
-    return (f"RUN groupadd --system --gid {APP_UID} {name} \\\n"
-            f"    && useradd --system --uid {APP_UID} --gid {name} --no-create-home {name}")
+    return (
+        f"RUN groupadd --system --gid {APP_UID} {name} \\\n"
+        f"    && useradd --system --uid {APP_UID} --gid {name} --no-create-home {name}"
+    )
 
 
 def _lines(*parts: str | list[str]) -> str:
@@ -84,7 +101,8 @@ def _api(spec: StackSpec, catalog: Catalog) -> str:
     base = image_ref(spec, catalog, "python")
     return _lines(
         "# Build stage: dependencies into a virtualenv, copied whole into the runtime stage.",
-        f"FROM {base} AS build", _index_arg(spec),
+        f"FROM {base} AS build",
+        _index_arg(spec),
         "ENV PIP_DISABLE_PIP_VERSION_CHECK=1",
         "RUN python -m venv /opt/venv",
         "COPY requirements.txt /tmp/requirements.txt",
@@ -107,21 +125,31 @@ def _api(spec: StackSpec, catalog: Catalog) -> str:
 def _jupyter(spec: StackSpec, catalog: Catalog) -> str:
     slot = "jupyter-gpu" if spec.uses_gpu("jupyter") else "jupyter"
     reqs = requirements("jupyter", spec)
-    install = ["COPY requirements.txt /tmp/requirements.txt",
-               _pip(spec, "pip", "-r /tmp/requirements.txt")] if reqs else []
+    install = (
+        [
+            "COPY requirements.txt /tmp/requirements.txt",
+            _pip(spec, "pip", "-r /tmp/requirements.txt"),
+        ]
+        if reqs
+        else []
+    )
     return _lines(
         "# Jupyter Docker Stacks image (user jovyan, uid 1000) plus the stack's client libraries.",
-        f"FROM {image_ref(spec, catalog, slot)}", _index_arg(spec), *install,
+        f"FROM {image_ref(spec, catalog, slot)}",
+        _index_arg(spec),
+        *install,
         "USER 1000",
         "EXPOSE 8888",
     )
 
 
 def _mlflow(spec: StackSpec, catalog: Catalog) -> str:
-    driver = ([_pip(spec, "pip", PINS["psycopg2"])] if "postgres" in spec.components else [])
+    driver = [_pip(spec, "pip", PINS["psycopg2"])] if "postgres" in spec.components else []
     return _lines(
         "# MLflow's image runs as root and has no database driver: add the driver, run as mlflow.",
-        f"FROM {image_ref(spec, catalog, 'mlflow')}", _index_arg(spec), *driver,
+        f"FROM {image_ref(spec, catalog, 'mlflow')}",
+        _index_arg(spec),
+        *driver,
         f"RUN groupadd --system --gid {APP_UID} mlflow \\\n"
         f"    && useradd --system --uid {APP_UID} --gid mlflow --no-create-home mlflow \\\n"
         "    && mkdir -p /mlflow/artifacts && chown -R mlflow:mlflow /mlflow",
@@ -144,15 +172,17 @@ def _trainer(spec: StackSpec, catalog: Catalog) -> str:
         python = [
             "ENV DEBIAN_FRONTEND=noninteractive",
             "RUN apt-get update \\\n"
-            f"    && apt-get install -y --no-install-recommends python3={py}.* python3-venv={py}.* \\\n"
+            "    && apt-get install -y --no-install-recommends \\\n"
+            f"       python3={py}.* python3-venv={py}.* \\\n"
             "    && rm -rf /var/lib/apt/lists/*",
             "RUN python3 -m venv /opt/venv",
         ]
     else:
         python = ["RUN python -m venv /opt/venv"]
     return _lines(
-        f"# Training job on {'a pinned nvidia/cuda base' if gpu else 'Python slim (no GPU chosen)'}.",
-        f"FROM {base}", _index_arg(spec),
+        f"# Training job on {'a pinned nvidia/cuda base' if gpu else 'Python slim (no GPU)'}.",
+        f"FROM {base}",
+        _index_arg(spec),
         "ENV PIP_DISABLE_PIP_VERSION_CHECK=1 PYTHONUNBUFFERED=1 PATH=/opt/venv/bin:$PATH",
         *python,
         "COPY requirements.txt /tmp/requirements.txt",

@@ -5,9 +5,20 @@ from __future__ import annotations
 from pathlib import Path
 
 from mlstack.catalog import load_catalog
-from mlstack.checks import (OK, Check, check_compose, check_disk, check_engine, check_files,
-                            check_gpu_cuda, check_gpu_driver, check_gpu_runtime, check_ports,
-                            check_shm, images_of)
+from mlstack.checks import (
+    OK,
+    Check,
+    check_compose,
+    check_disk,
+    check_engine,
+    check_files,
+    check_gpu_cuda,
+    check_gpu_driver,
+    check_gpu_runtime,
+    check_ports,
+    check_shm,
+    images_of,
+)
 from mlstack.errors import EngineError, MlstackError
 from mlstack.host import scan_gpus
 from mlstack.stackview import long_running, published_ports
@@ -28,15 +39,22 @@ def run_doctor(root: Path, profile: str = "dev") -> list[Check]:
     except EngineError as exc:
         errors["engine" if info is None else "compose"] = str(exc)
     checks = [check_engine(info, errors["engine"])]
-    checks.append(check_compose(version, errors["compose"]) if info else
-                  Check("compose", "fail", "not checked: the engine is not reachable",
-                        "start the engine first"))
+    checks.append(
+        check_compose(version, errors["compose"])
+        if info
+        else Check(
+            "compose", "fail", "not checked: the engine is not reachable", "start the engine first"
+        )
+    )
     try:
         catalog = load_catalog(root)
         result = render_project(root, dry_run=True)
     except MlstackError as exc:
-        return checks + [Check(i, OK, "not checked: no valid mlstack.yaml here") for i in
-                         SPEC_CHECKS] + [check_files(None, str(exc))]
+        return (
+            checks
+            + [Check(i, OK, "not checked: no valid mlstack.yaml here") for i in SPEC_CHECKS]
+            + [check_files(None, str(exc))]
+        )
     spec = result.spec
     scan = scan_gpus()
     services = long_running(spec, catalog)
@@ -44,8 +62,11 @@ def run_doctor(root: Path, profile: str = "dev") -> list[Check]:
     states = {}
     if engine is not None and info is not None and version is not None:
         states = engine.states()
-    own = {p.port: p.service for p in ports
-           if states.get(p.service) and states[p.service].state == "running"}
+    own = {
+        p.port: p.service
+        for p in ports
+        if states.get(p.service) and states[p.service].state == "running"
+    }
     missing = None
     if engine is not None and info is not None:
         images = [i for i in images_of(spec, catalog, services).values() if i != "build"]

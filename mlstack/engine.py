@@ -20,12 +20,18 @@ from mlstack.errors import EngineError
 from mlstack.stackfiles import BASE, DEV, PROD
 
 PROFILES = {"dev": (BASE, DEV), "prod": (BASE, PROD)}
-INSTALL_ENGINE = ("install Docker Engine (Debian/Ubuntu: `sudo apt-get install docker.io`; "
-                  "others: https://docs.docker.com/engine/install/), then start it")
-START_ENGINE = ("start it: `sudo systemctl start docker` (Linux) or open Docker Desktop; "
-                "check that your user may use it: `docker info`")
-INSTALL_COMPOSE = ("install the Compose v2 plugin: `sudo apt-get install docker-compose-plugin`, "
-                   "or put the docker-compose binary in ~/.docker/cli-plugins/")
+INSTALL_ENGINE = (
+    "install Docker Engine (Debian/Ubuntu: `sudo apt-get install docker.io`; "
+    "others: https://docs.docker.com/engine/install/), then start it"
+)
+START_ENGINE = (
+    "start it: `sudo systemctl start docker` (Linux) or open Docker Desktop; "
+    "check that your user may use it: `docker info`"
+)
+INSTALL_COMPOSE = (
+    "install the Compose v2 plugin: `sudo apt-get install docker-compose-plugin`, "
+    "or put the docker-compose binary in ~/.docker/cli-plugins/"
+)
 
 
 @dataclass(frozen=True)
@@ -53,8 +59,9 @@ class Engine:
             raise EngineError(f"the docker command is not installed\n  fix: {INSTALL_ENGINE}")
         self.root = root
         self.profile = profile
-        self.docker = DockerClient(compose_files=[root / f for f in PROFILES[profile]],
-                                   compose_project_directory=root)
+        self.docker = DockerClient(
+            compose_files=[root / f for f in PROFILES[profile]], compose_project_directory=root
+        )
 
     def _run(self, *args: str, what: str, fix: str) -> str:
         try:
@@ -64,17 +71,29 @@ class Engine:
 
     def info(self) -> EngineInfo:
         """The engine's facts; an EngineError that says how to start it when it is down."""
-        out = self._run("info", "--format", "{{json .}}", what="the Docker engine is not reachable",
-                        fix=START_ENGINE)
+        out = self._run(
+            "info",
+            "--format",
+            "{{json .}}",
+            what="the Docker engine is not reachable",
+            fix=START_ENGINE,
+        )
         try:
             return parse_docker_info(json.loads(out))
         except ValueError as exc:
-            raise EngineError(f"the Docker engine is not reachable: {exc}\n  fix: {START_ENGINE}") from exc
+            raise EngineError(
+                f"the Docker engine is not reachable: {exc}\n  fix: {START_ENGINE}"
+            ) from exc
 
     def compose_version(self) -> tuple[int, int, int]:
         """Compose's version (2.x and 5.x both exist: no assumption on the major)."""
-        out = self._run("compose", "version", "--short", what="Docker Compose v2 is missing",
-                        fix=INSTALL_COMPOSE)
+        out = self._run(
+            "compose",
+            "version",
+            "--short",
+            what="Docker Compose v2 is missing",
+            fix=INSTALL_COMPOSE,
+        )
         return parse_compose_version(out)
 
     def compose(self, *args: str, what: str, fix: str = "see the message above") -> str:
@@ -84,13 +103,19 @@ class Engine:
     def compose_files(self, names: tuple[str, ...], *args: str, what: str, fix: str) -> str:
         """Run ``docker compose`` with the given files of the stack."""
         files = [a for f in names for a in ("-f", str(self.root / f))]
-        return self._run("compose", "--project-directory", str(self.root), *files, *args,
-                         what=what, fix=fix)
+        return self._run(
+            "compose", "--project-directory", str(self.root), *files, *args, what=what, fix=fix
+        )
 
     def config(self) -> dict[str, Any]:
         """The resolved model (interpolated with .env), as compose itself sees it."""
-        out = self.compose("config", "--format", "json", what="docker compose config failed",
-                           fix="run `mlstack validate` and fix the file it names")
+        out = self.compose(
+            "config",
+            "--format",
+            "json",
+            what="docker compose config failed",
+            fix="run `mlstack validate` and fix the file it names",
+        )
         return json.loads(out)
 
     def up(self, services: list[str], build: bool) -> None:
@@ -98,13 +123,16 @@ class Engine:
         try:
             self.docker.compose.up(services or None, detach=True, build=build, quiet=True)
         except DockerException as exc:
-            raise EngineError(f"docker compose up failed: {docker_words(exc)}\n"
-                              "  fix: see the service report below") from exc
+            raise EngineError(
+                f"docker compose up failed: {docker_words(exc)}\n"
+                "  fix: see the service report below"
+            ) from exc
 
     def states(self) -> dict[str, ServiceState]:
         """Every service container's state and health, in one call."""
-        out = self.compose("ps", "--all", "--format", "json", what="docker compose ps failed",
-                           fix=START_ENGINE)
+        out = self.compose(
+            "ps", "--all", "--format", "json", what="docker compose ps failed", fix=START_ENGINE
+        )
         return {s.service: s for s in parse_ps(out)}
 
     def logs(self, service: str, tail: int = 30) -> str:
@@ -126,8 +154,9 @@ class Engine:
         try:
             self.docker.compose.down(volumes=volumes, remove_orphans=True)
         except DockerException as exc:
-            raise EngineError(f"docker compose down failed: {docker_words(exc)}\n"
-                              f"  fix: {START_ENGINE}") from exc
+            raise EngineError(
+                f"docker compose down failed: {docker_words(exc)}\n  fix: {START_ENGINE}"
+            ) from exc
 
     def follow_logs(self, service: str | None, follow: bool) -> None:
         """Stream logs to the terminal (python-on-whales streams them line by line)."""
@@ -135,21 +164,33 @@ class Engine:
             for _, line in self.docker.compose.logs(service or [], follow=follow, stream=True):
                 print(line.decode(errors="replace"), end="", flush=True)
         except DockerException as exc:
-            raise EngineError(f"docker compose logs failed: {docker_words(exc)}\n"
-                              f"  fix: {START_ENGINE}") from exc
+            raise EngineError(
+                f"docker compose logs failed: {docker_words(exc)}\n  fix: {START_ENGINE}"
+            ) from exc
 
     def container_on_port(self, port: int) -> str | None:
         """The name of a running container publishing ``port``, if any."""
-        out = self._run("ps", "--filter", f"publish={port}", "--format",
-                        '{{.Names}} ({{.Label "com.docker.compose.project"}})',
-                        what="docker ps failed", fix=START_ENGINE)
+        out = self._run(
+            "ps",
+            "--filter",
+            f"publish={port}",
+            "--format",
+            '{{.Names}} ({{.Label "com.docker.compose.project"}})',
+            what="docker ps failed",
+            fix=START_ENGINE,
+        )
         return out.strip().splitlines()[0] if out.strip() else None
 
     def pull(self, reference: str) -> None:
         """Pull one image, with a fix that names the mirror setting when the registry is away."""
-        self._run("pull", "--quiet", reference, what=f"cannot pull {reference}",
-                  fix="check the network and `docker login`; or point this image's slot in "
-                  "mlstack.yaml `images:` at a registry you can reach, then `mlstack render`")
+        self._run(
+            "pull",
+            "--quiet",
+            reference,
+            what=f"cannot pull {reference}",
+            fix="check the network and `docker login`; or point this image's slot in "
+            "mlstack.yaml `images:` at a registry you can reach, then `mlstack render`",
+        )
 
     def image_exists(self, reference: str) -> bool:
         """Whether the engine has an image locally."""
@@ -162,6 +203,13 @@ def parse_ps(text: str) -> list[ServiceState]:
     if not text:
         return []
     rows = json.loads(text) if text.startswith("[") else [json.loads(x) for x in text.splitlines()]
-    return [ServiceState(service=r["Service"], container=r["Name"], state=r["State"],
-                         health=r.get("Health", ""), exit_code=r.get("ExitCode"))
-            for r in rows]
+    return [
+        ServiceState(
+            service=r["Service"],
+            container=r["Name"],
+            state=r["State"],
+            health=r.get("Health", ""),
+            exit_code=r.get("ExitCode"),
+        )
+        for r in rows
+    ]

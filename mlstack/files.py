@@ -19,7 +19,9 @@ def read_text(path: Path) -> str | None:
     except FileNotFoundError:
         return None
     except UnicodeDecodeError as exc:
-        raise InputError(str(path), "", "is not a UTF-8 text file", "restore it or delete it") from exc
+        raise InputError(
+            str(path), "", "is not a UTF-8 text file", "restore it or delete it"
+        ) from exc
 
 
 def snapshot(root: Path, paths: list[str]) -> dict[str, str | None]:
@@ -35,8 +37,12 @@ def read_record(root: Path) -> dict[str, str]:
     try:
         return dict(json.loads(text)["files"])
     except (ValueError, KeyError, TypeError) as exc:
-        raise InputError(MANIFEST, "files", "is not mlstack's record of generated files",
-                         "restore it from git, or delete it and render with --force") from exc
+        raise InputError(
+            MANIFEST,
+            "files",
+            "is not mlstack's record of generated files",
+            "restore it from git, or delete it and render with --force",
+        ) from exc
 
 
 def apply(root: Path, steps: list[Step], record: dict[str, str], force: bool = False) -> None:
@@ -49,8 +55,11 @@ def apply(root: Path, steps: list[Step], record: dict[str, str], force: bool = F
     if conflicts and not force:
         raise ConflictError(conflicts)
     writes = [s for s in steps if s.writes or s.action is Action.CONFLICT]
-    new_record = {path: d for path, d in record.items()
-                  if not any(s.file.path == path and s.action is Action.DELETE for s in steps)}
+    new_record = {
+        path: d
+        for path, d in record.items()
+        if not any(s.file.path == path and s.action is Action.DELETE for s in steps)
+    }
     for step in steps:
         if step.file.policy == GENERATED and step.action is not Action.DELETE:
             new_record[step.file.path] = digest(step.file.content)
@@ -76,8 +85,10 @@ def apply(root: Path, steps: list[Step], record: dict[str, str], force: bool = F
             temp.unlink(missing_ok=True)
         for directory in reversed(made):
             directory.rmdir()
-        raise WriteError(f"{root}: cannot write {exc.filename or ''}: {exc.strerror}\n"
-                         "  fix: make the directory writable; nothing was changed") from exc
+        raise WriteError(
+            f"{root}: cannot write {exc.filename or ''}: {exc.strerror}\n"
+            "  fix: make the directory writable; nothing was changed"
+        ) from exc
     for step in steps:  # .env stays private even if it was created by hand
         target = root / step.file.path
         if target.exists() and (target.stat().st_mode & 0o777) != step.file.mode:

@@ -5,9 +5,10 @@ Each reads the disk once, plans every file as data, checks everything, then writ
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from mlstack.answers import FLAGS, Answers, spec_document
 from mlstack.catalog import Catalog, load_catalog, load_rules
@@ -40,33 +41,42 @@ class Result:
         return [s for s in self.steps if s.action not in (Action.IDENTICAL, Action.KEEP)]
 
 
-def plan_stack(root: Path, spec: StackSpec, catalog: Catalog,
-               extra: list[PlannedFile] = ()) -> tuple[list[Step], ComposeModel]:
+def plan_stack(
+    root: Path, spec: StackSpec, catalog: Catalog, extra: list[PlannedFile] = ()
+) -> tuple[list[Step], ComposeModel]:
     """Plan every file of the stack against what is on disk now."""
     model = build_compose(spec, catalog, load_rules("dev"), load_rules("prod"))
     current_env = read_text(root / ENV_FILE)
     env = fill_secrets(secret_names(spec, catalog), parse_env(current_env or ""))
-    files = [*extra, *stack_files(spec, catalog, model, env, current_env,
-                                  read_text(root / ".gitignore"))]
+    files = [
+        *extra,
+        *stack_files(spec, catalog, model, env, current_env, read_text(root / ".gitignore")),
+    ]
     record = read_record(root)
     return plan(files, snapshot(root, [f.path for f in files] + list(record)), record), model
 
 
-def init_project(root: Path, answers: Answers, force: bool = False,
-                 dry_run: bool = False) -> Result:
+def init_project(
+    root: Path, answers: Answers, force: bool = False, dry_run: bool = False
+) -> Result:
     """Create mlstack.yaml from the answers and render the stack beside it."""
     if (root / SPEC_FILE).exists() and not force:
-        raise InputError(str(root / SPEC_FILE), "", "a stack already exists here",
-                         "run `mlstack render` to regenerate it, or `mlstack init --force` "
-                         "to start over (edited files are kept as .bak)")
+        raise InputError(
+            str(root / SPEC_FILE),
+            "",
+            "a stack already exists here",
+            "run `mlstack render` to regenerate it, or `mlstack init --force` "
+            "to start over (edited files are kept as .bak)",
+        )
     catalog = load_catalog(root)
     doc = spec_document(answers)
     try:
         spec = spec_from_document(doc, catalog, "mlstack init")
     except InputError as exc:
         field = exc.field.split(".")[0].split("[")[0]
-        raise InputError("mlstack init", f"{FLAGS.get(field, field)} ({exc.field})",
-                         exc.problem, exc.fix) from exc
+        raise InputError(
+            "mlstack init", f"{FLAGS.get(field, field)} ({exc.field})", exc.problem, exc.fix
+        ) from exc
     spec_file = PlannedFile(SPEC_FILE, dump(doc, SPEC_HEADER), SCAFFOLD)
     steps, model = plan_stack(root, spec, catalog, [spec_file])
     steps[0] = Step(spec_file, Action.CREATE if not (root / SPEC_FILE).exists() else Action.UPDATE)
@@ -79,8 +89,13 @@ def render_project(root: Path, force: bool = False, dry_run: bool = False) -> Re
     return _rerender(root, catalog, _load_doc(root, load_file), None, force, dry_run)
 
 
-def change_components(root: Path, add: list[str] = (), remove: list[str] = (),
-                      force: bool = False, dry_run: bool = False) -> Result:
+def change_components(
+    root: Path,
+    add: list[str] = (),
+    remove: list[str] = (),
+    force: bool = False,
+    dry_run: bool = False,
+) -> Result:
     """``mlstack add`` / ``remove``: edit the component list (comments kept) and re-render."""
     catalog = load_catalog(root)
     doc = _load_doc(root, load_document)
@@ -90,16 +105,26 @@ def change_components(root: Path, add: list[str] = (), remove: list[str] = (),
             components.append(name)
     for name in remove:
         if name not in components:
-            raise InputError(SPEC_FILE, "components", f"{name!r} is not in this stack",
-                             f"the stack has: {', '.join(components)}")
+            raise InputError(
+                SPEC_FILE,
+                "components",
+                f"{name!r} is not in this stack",
+                f"the stack has: {', '.join(components)}",
+            )
         components.remove(name)
     _drop_stale_choices(doc, set(remove))
     text = dump_document(doc)
     return _rerender(root, catalog, doc, PlannedFile(SPEC_FILE, text, SCAFFOLD), force, dry_run)
 
 
-def _rerender(root: Path, catalog: Catalog, doc: Any, spec_file: PlannedFile | None,
-              force: bool, dry_run: bool) -> Result:
+def _rerender(
+    root: Path,
+    catalog: Catalog,
+    doc: Any,
+    spec_file: PlannedFile | None,
+    force: bool,
+    dry_run: bool,
+) -> Result:
     spec = spec_from_document(doc, catalog)
     extra = [spec_file] if spec_file else []
     steps, model = plan_stack(root, spec, catalog, extra)
@@ -117,8 +142,12 @@ def _finish(root: Path, result: Result, force: bool, dry_run: bool) -> Result:
 def _load_doc(root: Path, loader: Callable[[Path, str], Any]) -> Any:
     doc = loader(root / SPEC_FILE, SPEC_FILE)
     if not isinstance(doc, dict) or not isinstance(doc.get("components"), list):
-        raise InputError(SPEC_FILE, "components", "missing: a list of components is required",
-                         "e.g. components: [api, redis]; see `mlstack components`")
+        raise InputError(
+            SPEC_FILE,
+            "components",
+            "missing: a list of components is required",
+            "e.g. components: [api, redis]; see `mlstack components`",
+        )
     return doc
 
 

@@ -8,9 +8,9 @@ Clock, sleep and state reader are injected, so the rules are tested without an e
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Callable
 
 from mlstack.engine import ServiceState
 from mlstack.probes import Probe, run_probe
@@ -53,13 +53,18 @@ def failure_text(state: ServiceState) -> str:
     return f"container {state.state} (exit code {state.exit_code})"
 
 
-def wait_for(services: list[str], read_states: Callable[[], dict[str, ServiceState]],
-             probes: dict[str, Probe], urls: dict[str, str], timeout: float,
-             on_tick: Callable[[dict[str, ServiceState], dict[str, ServiceReport], float], None]
-             | None = None,
-             settled: Callable[[], str | None | bool] = lambda: True,
-             clock: Callable[[], float] = time.monotonic,
-             sleep: Callable[[float], None] = time.sleep) -> list[ServiceReport]:
+def wait_for(
+    services: list[str],
+    read_states: Callable[[], dict[str, ServiceState]],
+    probes: dict[str, Probe],
+    urls: dict[str, str],
+    timeout: float,
+    on_tick: Callable[[dict[str, ServiceState], dict[str, ServiceReport], float], None]
+    | None = None,
+    settled: Callable[[], str | bool | None] = lambda: True,
+    clock: Callable[[], float] = time.monotonic,
+    sleep: Callable[[float], None] = time.sleep,
+) -> list[ServiceReport]:
     """Wait until every service is healthy and answers its probe, one fails, or time runs out.
 
     ``settled`` tells whether ``docker compose up`` has returned (True), failed (its error), or
@@ -85,8 +90,16 @@ def wait_for(services: list[str], read_states: Callable[[], dict[str, ServiceSta
                 elif name in starting and verdict(state) == "ready":
                     first_healthy.setdefault(name, now)
             if outcome:
-                _conclude(services, states, probes, urls, pool, done, last_probe,
-                          lambda n: first_healthy.get(n, now))
+                _conclude(
+                    services,
+                    states,
+                    probes,
+                    urls,
+                    pool,
+                    done,
+                    last_probe,
+                    lambda n, now=now: first_healthy.get(n, now),
+                )
             if on_tick:
                 on_tick(states, done, now)
             if len(done) == len(services) or now >= timeout or stopped:
@@ -94,14 +107,22 @@ def wait_for(services: list[str], read_states: Callable[[], dict[str, ServiceSta
             sleep(POLL_SECONDS)
     for name in services:
         if name not in done:
-            done[name] = _unfinished(name, states.get(name), urls, last_probe.get(name), timeout,
-                                     stopped)
+            done[name] = _unfinished(
+                name, states.get(name), urls, last_probe.get(name), timeout, stopped
+            )
     return [done[name] for name in services]
 
 
-def _conclude(services: list[str], states: dict[str, ServiceState], probes: dict[str, Probe],
-              urls: dict[str, str], pool: ThreadPoolExecutor, done: dict[str, ServiceReport],
-              last_probe: dict[str, str], since: Callable[[str], float]) -> None:
+def _conclude(
+    services: list[str],
+    states: dict[str, ServiceState],
+    probes: dict[str, Probe],
+    urls: dict[str, str],
+    pool: ThreadPoolExecutor,
+    done: dict[str, ServiceReport],
+    last_probe: dict[str, str],
+    since: Callable[[str], float],
+) -> None:
     """Record every service whose container failed, or is healthy and answers its probe."""
     ready = []
     for name in services:
@@ -113,7 +134,7 @@ def _conclude(services: list[str], states: dict[str, ServiceState], probes: dict
         elif verdict(state) == "ready":
             ready.append(name)
     to_probe = [n for n in ready if n in probes]
-    errors = dict(zip(to_probe, pool.map(lambda n: run_probe(probes[n]), to_probe)))
+    errors = dict(zip(to_probe, pool.map(lambda n: run_probe(probes[n]), to_probe), strict=True))
     for name in ready:
         if errors.get(name):
             last_probe[name] = errors[name]
@@ -121,8 +142,14 @@ def _conclude(services: list[str], states: dict[str, ServiceState], probes: dict
             done[name] = _report(name, states[name], urls, seconds=since(name))
 
 
-def _unfinished(name: str, seen: ServiceState | None, urls: dict[str, str], probe_error: str | None,
-                timeout: float, stopped: str | None) -> ServiceReport:
+def _unfinished(
+    name: str,
+    seen: ServiceState | None,
+    urls: dict[str, str],
+    probe_error: str | None,
+    timeout: float,
+    stopped: str | None,
+) -> ServiceReport:
     why = probe_error or (f"still {seen.health or seen.state}" if seen else "not running")
     if stopped:
         problem = f"not started: {stopped}"
@@ -131,10 +158,20 @@ def _unfinished(name: str, seen: ServiceState | None, urls: dict[str, str], prob
     return _report(name, seen, urls, problem=problem)
 
 
-def _report(name: str, state: ServiceState | None, urls: dict[str, str], seconds: float | None = None,
-            problem: str = "") -> ServiceReport:
+def _report(
+    name: str,
+    state: ServiceState | None,
+    urls: dict[str, str],
+    seconds: float | None = None,
+    problem: str = "",
+) -> ServiceReport:
     return ServiceReport(
-        service=name, state=state.state if state else "missing",
-        health=(state.health or "no check") if state else "-", url=urls.get(name, ""),
-        seconds=seconds, problem=problem, exit_code=state.exit_code if state else None,
-        container=state.container if state else "")
+        service=name,
+        state=state.state if state else "missing",
+        health=(state.health or "no check") if state else "-",
+        url=urls.get(name, ""),
+        seconds=seconds,
+        problem=problem,
+        exit_code=state.exit_code if state else None,
+        container=state.container if state else "",
+    )

@@ -29,8 +29,9 @@ def scan_gpus(timeout: float = 10.0) -> GpuScan:
     if shutil.which(NVIDIA_SMI_QUERY[0]) is None:
         return GpuScan((), "nvidia-smi is not installed (no NVIDIA driver on this host)")
     try:
-        done = subprocess.run(NVIDIA_SMI_QUERY, capture_output=True, text=True,  # noqa: S603
-                              timeout=timeout, check=False)
+        done = subprocess.run(
+            NVIDIA_SMI_QUERY, capture_output=True, text=True, timeout=timeout, check=False
+        )
     except (OSError, subprocess.TimeoutExpired) as exc:
         return GpuScan((), f"nvidia-smi did not answer: {exc}")
     if done.returncode != 0:

@@ -19,17 +19,23 @@ def default_name(root: Path) -> str:
 
 
 def host_defaults() -> dict[str, Any]:
-    """Defaults from this machine: with a GPU, all of them, the newest CUDA its driver runs
-    natively and the training job; without one, CPU images."""
+    """Defaults from this machine's GPUs.
+
+    With a GPU: all of them, the newest CUDA its driver runs natively, and the training job;
+    without one: CPU images.
+    """
     from mlstack.cuda import newest_native_cuda
     from mlstack.host import scan_gpus
 
     scan = scan_gpus()
     if not scan.gpus:
-        return {"gpu": "none", "cuda": DEFAULT_CUDA, "components": DEFAULT_COMPONENTS,
-                "scan": scan}
-    return {"gpu": "all", "cuda": newest_native_cuda(scan.driver) or DEFAULT_CUDA,
-            "components": (*DEFAULT_COMPONENTS, "trainer"), "scan": scan}
+        return {"gpu": "none", "cuda": DEFAULT_CUDA, "components": DEFAULT_COMPONENTS, "scan": scan}
+    return {
+        "gpu": "all",
+        "cuda": newest_native_cuda(scan.driver) or DEFAULT_CUDA,
+        "components": (*DEFAULT_COMPONENTS, "trainer"),
+        "scan": scan,
+    }
 
 
 def gather_answers(root: Path, flags: dict[str, Any], interactive: bool) -> Answers:
@@ -51,8 +57,12 @@ def gather_answers(root: Path, flags: dict[str, Any], interactive: bool) -> Answ
     }
     if interactive:
         if not sys.stdin.isatty():
-            raise InputError("mlstack init", "", "interactive session required",
-                             "pass --yes (with flags such as --with and --gpu) in scripts and CI")
+            raise InputError(
+                "mlstack init",
+                "",
+                "interactive session required",
+                "pass --yes (with flags such as --with and --gpu) in scripts and CI",
+            )
         from mlstack.prompts import run_wizard
 
         values = run_wizard(values, given, host["scan"])

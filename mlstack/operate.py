@@ -8,8 +8,16 @@ from pathlib import Path
 
 from mlstack import console
 from mlstack.catalog import Catalog, load_catalog
-from mlstack.checks import (FAIL, Check, check_compose, check_engine, check_gpu_cuda,
-                            check_gpu_runtime, check_ports, images_of)
+from mlstack.checks import (
+    FAIL,
+    Check,
+    check_compose,
+    check_engine,
+    check_gpu_cuda,
+    check_gpu_runtime,
+    check_ports,
+    images_of,
+)
 from mlstack.engine import Engine, ServiceState
 from mlstack.envfile import ENV_FILE, parse_env
 from mlstack.errors import EngineError, PreflightError, UnhealthyError
@@ -17,7 +25,7 @@ from mlstack.files import read_text
 from mlstack.generate import render_project
 from mlstack.health import ServiceReport, wait_for
 from mlstack.hints import hints_for
-from mlstack.probes import Probe, run_probe
+from mlstack.probes import Probe
 from mlstack.spec import StackSpec
 from mlstack.stackview import Published, long_running, published_ports
 
@@ -61,10 +69,15 @@ def probes_and_urls(stack: Stack) -> tuple[dict[str, Probe], dict[str, str]]:
     return probes, urls
 
 
-def own_ports(stack: Stack, ports: list[Published], states: dict[str, ServiceState]) -> dict[int, str]:
+def own_ports(
+    stack: Stack, ports: list[Published], states: dict[str, ServiceState]
+) -> dict[int, str]:
     """Ports this stack's own running containers hold already (a second `up` is fine)."""
-    return {p.port: p.service for p in ports
-            if states.get(p.service) and states[p.service].state == "running"}
+    return {
+        p.port: p.service
+        for p in ports
+        if states.get(p.service) and states[p.service].state == "running"
+    }
 
 
 def preflight(stack: Stack, services: list[str]) -> list[Check]:
@@ -83,8 +96,11 @@ def preflight(stack: Stack, services: list[str]) -> list[Check]:
     checks.append(check_compose(version, compose_error))
     if version is None:
         raise PreflightError(_failed(checks))
-    ports = [p for p in published_ports(stack.root, stack.spec, stack.catalog, stack.profile)
-             if p.service in services]
+    ports = [
+        p
+        for p in published_ports(stack.root, stack.spec, stack.catalog, stack.profile)
+        if p.service in services
+    ]
     checks.append(check_ports(ports, own_ports(stack, ports, stack.engine.states())))
     if any(stack.spec.uses_gpu(s) for s in services):
         from mlstack.host import scan_gpus
@@ -112,8 +128,9 @@ def images_to_get(stack: Stack, services: list[str], build: bool) -> tuple[list[
     return to_build, to_pull
 
 
-def up(root: Path, profile: str, build: bool, timeout: float,
-       services: list[str]) -> list[ServiceReport]:
+def up(
+    root: Path, profile: str, build: bool, timeout: float, services: list[str]
+) -> list[ServiceReport]:
     """Bring the stack up and prove every service healthy; raise UnhealthyError otherwise."""
     stack = open_stack(root, profile, render=True)
     targets = services or long_running(stack.spec, stack.catalog)
@@ -121,8 +138,12 @@ def up(root: Path, profile: str, build: bool, timeout: float,
     if unknown:
         from mlstack.errors import InputError
 
-        raise InputError("mlstack up", "--service", f"not in this stack: {', '.join(unknown)}",
-                         f"choose among: {', '.join(stack.spec.components)}")
+        raise InputError(
+            "mlstack up",
+            "--service",
+            f"not in this stack: {', '.join(unknown)}",
+            f"choose among: {', '.join(stack.spec.components)}",
+        )
     preflight(stack, targets)
     to_build, to_pull = images_to_get(stack, targets, build)
     if to_pull:
@@ -131,8 +152,12 @@ def up(root: Path, profile: str, build: bool, timeout: float,
             stack.engine.pull(image)
     if to_build:
         console.say(f"building: {', '.join(to_build)} (this can take minutes the first time)")
-        stack.engine.compose("build", *to_build, what="docker compose build failed",
-                             fix="read the build output above; `mlstack validate` checks the files")
+        stack.engine.compose(
+            "build",
+            *to_build,
+            what="docker compose build failed",
+            fix="read the build output above; `mlstack validate` checks the files",
+        )
     return _start_and_wait(stack, targets, timeout)
 
 
@@ -151,10 +176,17 @@ def _start_and_wait(stack: Stack, targets: list[str], timeout: float) -> list[Se
     console.say(f"starting {', '.join(targets)} ({stack.profile}); waiting up to {timeout:.0f}s")
     try:
         with console.Progress(targets) as progress:
-            reports = wait_for(targets, stack.engine.states, probes, urls, timeout,
-                               on_tick=progress.tick,
-                               settled=lambda: (failure[0] if failure else True)
-                               if not starter.is_alive() else False)
+            reports = wait_for(
+                targets,
+                stack.engine.states,
+                probes,
+                urls,
+                timeout,
+                on_tick=progress.tick,
+                settled=lambda: (
+                    (failure[0] if failure else True) if not starter.is_alive() else False
+                ),
+            )
     except KeyboardInterrupt:
         console.say("\nstopped waiting. Running now:")
         console.out.print(console.health_table(status_reports(stack)))
@@ -171,8 +203,10 @@ def _finish(stack: Stack, reports: list[ServiceReport]) -> list[ServiceReport]:
         oom = bool(report.container) and stack.engine.oom_killed(report.container)
         console.print_failure(report, logs, hints_for(logs, report.exit_code, oom))
     if failed:
-        raise UnhealthyError(f"{len(failed)} of {len(reports)} services are not healthy: "
-                             f"{', '.join(r.service for r in failed)}")
+        raise UnhealthyError(
+            f"{len(failed)} of {len(reports)} services are not healthy: "
+            f"{', '.join(r.service for r in failed)}"
+        )
     return reports
 
 
@@ -193,11 +227,24 @@ def status(root: Path, profile: str) -> tuple[StackSpec, list[ServiceReport]]:
 
 def status_json(spec: StackSpec, profile: str, reports: list[ServiceReport]) -> dict:
     """The stable JSON of `mlstack status --json` (documented in README.md)."""
-    return {"project": spec.name, "profile": profile, "healthy": all(r.ok for r in reports),
-            "services": [{"service": r.service, "state": r.state, "health": r.health,
-                          "ok": r.ok, "url": r.url or None, "exit_code": r.exit_code,
-                          "container": r.container or None, "problem": r.problem or None}
-                         for r in reports]}
+    return {
+        "project": spec.name,
+        "profile": profile,
+        "healthy": all(r.ok for r in reports),
+        "services": [
+            {
+                "service": r.service,
+                "state": r.state,
+                "health": r.health,
+                "ok": r.ok,
+                "url": r.url or None,
+                "exit_code": r.exit_code,
+                "container": r.container or None,
+                "problem": r.problem or None,
+            }
+            for r in reports
+        ],
+    }
 
 
 def down(root: Path, volumes: bool) -> None:

@@ -72,8 +72,9 @@ def decide(file: PlannedFile, on_disk: str | None, recorded: str | None) -> Acti
     return Action.UPDATE
 
 
-def plan(files: list[PlannedFile], disk: dict[str, str | None],
-         record: dict[str, str]) -> list[Step]:
+def plan(
+    files: list[PlannedFile], disk: dict[str, str | None], record: dict[str, str]
+) -> list[Step]:
     """Decide every file against the disk snapshot and the record.
 
     A file mlstack generated before that the stack no longer has (a removed component's
@@ -93,7 +94,7 @@ MARK_END = "# <<< mlstack"
 
 
 def with_block(current: str | None, lines: list[str]) -> str:
-    """``current`` with mlstack's managed block set to ``lines``; the rest left as the user wrote it."""
+    """``current`` with mlstack's block set to ``lines``; the rest left as the user wrote it."""
     block = "\n".join([MARK_BEGIN, *lines, MARK_END]) + "\n"
     text = current or ""
     if MARK_BEGIN in text and MARK_END in text:

@@ -1,4 +1,4 @@
-"""Probes from the host, the way a user reaches each service: HTTP, Redis PING, a Postgres handshake."""
+"""Probes from the host, as a user reaches each service: HTTP, Redis PING, a Postgres start-up."""
 
 from __future__ import annotations
 
@@ -30,14 +30,15 @@ def run_probe(probe: Probe, timeout: float = 3.0) -> str | None:
     """None when the service answered as it should; otherwise what went wrong."""
     try:
         return {"http": _http, "redis": _redis, "postgres": _postgres, "tcp": _tcp}[probe.kind](
-            probe, timeout)
+            probe, timeout
+        )
     except OSError as exc:
         return f"{probe.url}: {exc.strerror or exc}"
 
 
 def _http(probe: Probe, timeout: float) -> str | None:
     try:
-        with urllib.request.urlopen(probe.url, timeout=timeout) as response:  # noqa: S310
+        with urllib.request.urlopen(probe.url, timeout=timeout) as response:
             return None if response.status == 200 else f"{probe.url}: HTTP {response.status}"
     except urllib.error.HTTPError as exc:
         body = exc.read(300).decode(errors="replace")
@@ -55,7 +56,11 @@ def _redis(probe: Probe, timeout: float) -> str | None:
                 return f"{probe.url}: AUTH refused: {reply.decode(errors='replace').strip()}"
         sock.sendall(_resp("PING"))
         reply = sock.recv(256)
-    return None if reply.startswith(b"+PONG") else f"{probe.url}: {reply.decode(errors='replace').strip()}"
+    return (
+        None
+        if reply.startswith(b"+PONG")
+        else f"{probe.url}: {reply.decode(errors='replace').strip()}"
+    )
 
 
 def _resp(*words: str) -> bytes:

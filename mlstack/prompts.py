@@ -34,20 +34,33 @@ def run_wizard(values: dict[str, Any], given: set[str], scan: GpuScan) -> dict[s
         out["name"] = _ask(questionary.text("Project name:", default=values["name"]))
     if "with_" not in given:
         catalog = load_catalog()
-        choices = [questionary.Choice(f"{f.name:<9} {f.summary}", value=f.name,
-                                      checked=f.name in values["components"])
-                   for f in catalog.values()]
-        out["components"] = tuple(_ask(questionary.checkbox(
-            "Components (space to toggle, enter to confirm):", choices=choices,
-            validate=lambda picked: bool(picked) or "pick at least one component")))
+        choices = [
+            questionary.Choice(
+                f"{f.name:<9} {f.summary}", value=f.name, checked=f.name in values["components"]
+            )
+            for f in catalog.values()
+        ]
+        out["components"] = tuple(
+            _ask(
+                questionary.checkbox(
+                    "Components (space to toggle, enter to confirm):",
+                    choices=choices,
+                    validate=lambda picked: bool(picked) or "pick at least one component",
+                )
+            )
+        )
     if "gpu" not in given:
         out["gpu"] = _ask_gpu(values["gpu"], scan)
     if out["gpu"] != "none" and "shm_size" not in given:
-        out["shm_size"] = _ask(questionary.text("/dev/shm size for training and notebooks:",
-                                                default="8gb"))
+        out["shm_size"] = _ask(
+            questionary.text("/dev/shm size for training and notebooks:", default="8gb")
+        )
     if "python" not in given:
-        out["python"] = _ask(questionary.select("Python version of built images:",
-                                                choices=PYTHONS, default=values["python"]))
+        out["python"] = _ask(
+            questionary.select(
+                "Python version of built images:", choices=PYTHONS, default=values["python"]
+            )
+        )
     return out
 
 
@@ -57,9 +70,13 @@ def _ask_gpu(default: Any, scan: GpuScan) -> Any:
         return "none"
     names = ", ".join(f"{g.index}: {g.name}" for g in scan.gpus)
     questionary.print(f"GPUs found (driver {scan.driver}): {names}")
-    choice = _ask(questionary.select("GPUs for the GPU services:",
-                                     choices=["all", "none", "a count", "device ids"],
-                                     default="all" if default == "all" else "none"))
+    choice = _ask(
+        questionary.select(
+            "GPUs for the GPU services:",
+            choices=["all", "none", "a count", "device ids"],
+            default="all" if default == "all" else "none",
+        )
+    )
     if choice == "a count":
         return parse_gpu(_ask(questionary.text("How many GPUs:", default="1")))
     if choice == "device ids":

@@ -74,28 +74,40 @@ def spec_from_document(data: Any, catalog: Catalog, source: str = SPEC_FILE) -> 
 def _components(names: list[str], catalog: Catalog, source: str) -> tuple[str, ...]:
     for i, name in enumerate(names):
         if name not in catalog:
-            raise InputError(source, f"components[{i}]", f"unknown component {name!r}",
-                             f"use one of: {', '.join(sorted(catalog))} (`mlstack components`)")
+            raise InputError(
+                source,
+                f"components[{i}]",
+                f"unknown component {name!r}",
+                f"use one of: {', '.join(sorted(catalog))} (`mlstack components`)",
+            )
     for name in names:
         missing = [r for r in catalog[name].requires if r not in names]
         if missing:
-            raise InputError(source, "components", f"{name} requires {', '.join(missing)}",
-                             f"add it: `mlstack add {' '.join(missing)}`")
+            raise InputError(
+                source,
+                "components",
+                f"{name} requires {', '.join(missing)}",
+                f"add it: `mlstack add {' '.join(missing)}`",
+            )
     order = list(catalog)  # catalog order is alphabetical: stable output whatever the user wrote
     return tuple(sorted(names, key=order.index))
 
 
-def _gpu(data: dict[str, Any], components: tuple[str, ...], catalog: Catalog,
-         source: str) -> dict[str, Devices]:
+def _gpu(
+    data: dict[str, Any], components: tuple[str, ...], catalog: Catalog, source: str
+) -> dict[str, Devices]:
     devices = _devices(data.get("devices", "none"))
     capable = [c for c in components if catalog[c].gpu]
     chosen = data.get("services", capable)
     per_service = chosen if isinstance(chosen, dict) else dict.fromkeys(chosen, devices)
     for name in per_service:
         if name not in components or not catalog[name].gpu:
-            raise InputError(source, f"gpu.services.{name}",
-                             f"{name} is not a GPU-capable service of this stack",
-                             f"choose among: {', '.join(capable) or 'none (add api, jupyter or trainer)'}")
+            raise InputError(
+                source,
+                f"gpu.services.{name}",
+                f"{name} is not a GPU-capable service of this stack",
+                f"choose among: {', '.join(capable) or 'none (add api, jupyter or trainer)'}",
+            )
     wanted = {name: _devices(d) for name, d in per_service.items()}
     return {name: d for name, d in wanted.items() if d != "none"}
 
@@ -116,20 +128,28 @@ def _cuda(value: str, source: str) -> str:
     return value
 
 
-def _ports(data: dict[str, int], components: tuple[str, ...], catalog: Catalog,
-           source: str) -> dict[str, int]:
+def _ports(
+    data: dict[str, int], components: tuple[str, ...], catalog: Catalog, source: str
+) -> dict[str, int]:
     for name in data:
         if name not in components or catalog[name].port is None:
             published = [c for c in components if catalog[c].port]
-            raise InputError(source, f"ports.{name}", f"{name} publishes no port in this stack",
-                             f"set ports for: {', '.join(published)}")
+            raise InputError(
+                source,
+                f"ports.{name}",
+                f"{name} publishes no port in this stack",
+                f"set ports for: {', '.join(published)}",
+            )
     ports = {c: data.get(c, catalog[c].port) for c in components if catalog[c].port}
     seen: dict[int, str] = {}
     for name, port in ports.items():
         if port in seen:
-            raise InputError(source, f"ports.{name}",
-                             f"host port {port} is already used by {seen[port]}",
-                             f"give {name} another port, e.g. ports: {{{name}: {port + 1}}}")
+            raise InputError(
+                source,
+                f"ports.{name}",
+                f"host port {port} is already used by {seen[port]}",
+                f"give {name} another port, e.g. ports: {{{name}: {port + 1}}}",
+            )
         seen[port] = name
     return ports
 
@@ -138,8 +158,12 @@ def _images(data: dict[str, str], catalog: Catalog, source: str) -> dict[str, st
     slots = {slot for frag in catalog.values() for slot in frag.images}
     for slot in data:
         if slot not in slots:
-            raise InputError(source, f"images.{slot}", f"unknown image slot {slot!r}",
-                             f"use one of: {', '.join(sorted(slots))}")
+            raise InputError(
+                source,
+                f"images.{slot}",
+                f"unknown image slot {slot!r}",
+                f"use one of: {', '.join(sorted(slots))}",
+            )
     return dict(data)
 
 

@@ -50,8 +50,9 @@ def load_file(path: Path, source: str | None = None) -> Any:
 
     label = source or str(path)
     text = read_source(path, label)
-    return cache.remembered("yaml", cache.key("yaml", text),
-                            lambda: to_plain(load_text(text, label)))
+    return cache.remembered(
+        "yaml", cache.key("yaml", text), lambda: to_plain(load_text(text, label))
+    )
 
 
 def load_document(path: Path, source: str | None = None) -> Any:

@@ -46,8 +46,9 @@ def _docker_compose_works() -> bool:
     if shutil.which("docker") is None:
         return False
     try:
-        done = subprocess.run(["docker", "compose", "version"], capture_output=True,
-                              timeout=30, check=False)
+        done = subprocess.run(
+            ["docker", "compose", "version"], capture_output=True, timeout=30, check=False
+        )
     except (OSError, subprocess.TimeoutExpired):
         return False
     return done.returncode == 0
@@ -95,8 +96,11 @@ def make_stack(where: Path, *args: object) -> Path:
 
 def tree(root: Path) -> dict[str, bytes]:
     """Every file under ``root`` (relative path -> bytes)."""
-    return {p.relative_to(root).as_posix(): p.read_bytes()
-            for p in sorted(root.rglob("*")) if p.is_file()}
+    return {
+        p.relative_to(root).as_posix(): p.read_bytes()
+        for p in sorted(root.rglob("*"))
+        if p.is_file()
+    }
 
 
 def tree_state(root: Path) -> dict[str, tuple[bytes, int, int]]:
@@ -129,8 +133,9 @@ def cpu_only_host(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
     """
     bin_dir = tmp_path_factory.mktemp("no-gpu-bin")
     fake = bin_dir / "nvidia-smi"
-    fake.write_text("#!/bin/sh\necho 'NVIDIA-SMI has failed (test host without a GPU)' >&2\n"
-                    "exit 9\n")
+    fake.write_text(
+        "#!/bin/sh\necho 'NVIDIA-SMI has failed (test host without a GPU)' >&2\nexit 9\n"
+    )
     fake.chmod(0o755)
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}")

@@ -9,8 +9,16 @@ from pathlib import Path
 import pytest
 
 from mlstack.catalog import load_catalog, load_rules
-from mlstack.checks import (check_disk, check_engine, check_files, check_gpu_cuda,
-                            check_gpu_driver, check_gpu_runtime, check_ports, check_shm)
+from mlstack.checks import (
+    check_disk,
+    check_engine,
+    check_files,
+    check_gpu_cuda,
+    check_gpu_driver,
+    check_gpu_runtime,
+    check_ports,
+    check_shm,
+)
 from mlstack.compose import build_compose
 from mlstack.dockerinfo import parse_docker_info
 from mlstack.gpu import parse_nvidia_smi_csv
@@ -28,7 +36,9 @@ def spec(**extra):
 
 
 def scan(driver="570.124.06"):
-    return GpuScan((parse_nvidia_smi_csv(f"0, NVIDIA H100 80GB HBM3, 81559, {driver}, GPU-1\n")[0],))
+    return GpuScan(
+        (parse_nvidia_smi_csv(f"0, NVIDIA H100 80GB HBM3, 81559, {driver}, GPU-1\n")[0],)
+    )
 
 
 def info(name):
@@ -39,11 +49,14 @@ CPU = spec()
 GPU = spec(gpu={"devices": "all"}, cuda="12.8.1")
 
 
-@pytest.mark.parametrize(("driver", "status", "words"), [
-    ("570.124.06", "ok", "natively"),
-    ("535.104.05", "warn", "torch.compile"),
-    ("470.82.01", "fail", "570.124.06"),
-])
+@pytest.mark.parametrize(
+    ("driver", "status", "words"),
+    [
+        ("570.124.06", "ok", "natively"),
+        ("535.104.05", "warn", "torch.compile"),
+        ("470.82.01", "fail", "570.124.06"),
+    ],
+)
 def test_gpu_cuda_against_the_driver_table(driver, status, words):
     check = check_gpu_cuda(GPU, scan(driver))
     assert check.status == status
@@ -53,8 +66,11 @@ def test_gpu_cuda_against_the_driver_table(driver, status, words):
 
 def test_gpu_checks_do_not_apply_to_a_cpu_stack_but_are_reported():
     none = GpuScan((), "nvidia-smi is not installed")
-    for check in (check_gpu_driver(CPU, none), check_gpu_runtime(CPU, None),
-                  check_gpu_cuda(CPU, none)):
+    for check in (
+        check_gpu_driver(CPU, none),
+        check_gpu_runtime(CPU, None),
+        check_gpu_cuda(CPU, none),
+    ):
         assert check.status == "ok"
         assert "no GPU service" in check.found
 
@@ -112,14 +128,22 @@ def test_ports_held_by_this_stack_are_fine():
 def test_disk_thresholds(tmp_path):
     assert check_disk(str(tmp_path), 0).status in ("ok", "warn")
     assert check_disk(str(tmp_path), 10**15).status == "fail"
-    assert check_disk(str(tmp_path / "missing" / "dir"), 0).found.endswith(
-        ("unknown", "GiB)")) or "free at" in check_disk(str(tmp_path / "x"), 0).found
+    assert (
+        check_disk(str(tmp_path / "missing" / "dir"), 0).found.endswith(("unknown", "GiB)"))
+        or "free at" in check_disk(str(tmp_path / "x"), 0).found
+    )
 
 
 def test_files_and_engine_records():
     assert check_files([]).status == "ok"
     drift = check_files(["compose.yaml"])
-    assert drift.status == "fail" and "compose.yaml" in drift.found and "mlstack render" in drift.fix
+    assert (
+        drift.status == "fail" and "compose.yaml" in drift.found and "mlstack render" in drift.fix
+    )
     down = check_engine(None, "the Docker engine is not reachable: x\n  fix: start it")
-    assert down.as_dict() == {"id": "engine", "status": "fail",
-                              "found": "the Docker engine is not reachable: x", "fix": "start it"}
+    assert down.as_dict() == {
+        "id": "engine",
+        "status": "fail",
+        "found": "the Docker engine is not reachable: x",
+        "fix": "start it",
+    }

@@ -31,19 +31,39 @@ def test_components_include_the_users_fragments(tmp_path: Path, cli: Any) -> Non
     (tmp_path / "stacks").mkdir()
     (tmp_path / "stacks" / "minio.yaml").write_text(
         "name: minio\nsummary: S3-compatible object store\nimage: minio\n"
-        "images:\n  minio: minio/minio:RELEASE.2025-04-22T22-12-26Z\nservice: {}\n")
+        "images:\n  minio: minio/minio:RELEASE.2025-04-22T22-12-26Z\nservice: {}\n"
+    )
     result = cli("-C", tmp_path, "components")
     assert result.exit_code == 0, result.output
     assert "minio      S3-compatible object store" in result.output.splitlines()
 
 
 def test_init_flags_land_in_the_spec_and_the_files(tmp_path: Path, make_stack: Any) -> None:
-    root = make_stack(tmp_path / "flags", "--with", "api,redis", "--gpu", "2",
-                      "--shm-size", "4g", "--image", "redis=mirror.local/redis:8",
-                      "--port", "api=8080", "--python", "3.11", "--cuda", "12.6.3")
+    root = make_stack(
+        tmp_path / "flags",
+        "--with",
+        "api,redis",
+        "--gpu",
+        "2",
+        "--shm-size",
+        "4g",
+        "--image",
+        "redis=mirror.local/redis:8",
+        "--port",
+        "api=8080",
+        "--python",
+        "3.11",
+        "--cuda",
+        "12.6.3",
+    )
     assert load_yaml(root / "mlstack.yaml") == {
-        "name": "flags", "components": ["api", "redis"], "python": "3.11", "cuda": "12.6.3",
-        "gpu": {"devices": 2}, "shm_size": "4g", "ports": {"api": 8080},
+        "name": "flags",
+        "components": ["api", "redis"],
+        "python": "3.11",
+        "cuda": "12.6.3",
+        "gpu": {"devices": 2},
+        "shm_size": "4g",
+        "ports": {"api": 8080},
         "images": {"redis": "mirror.local/redis:8"},
     }
     base = load_yaml(root / "compose.yaml")
@@ -60,10 +80,22 @@ def test_init_flags_land_in_the_spec_and_the_files(tmp_path: Path, make_stack: A
     assert "# API_HOST_PORT=8080" in (root / ".env.example").read_text().splitlines()
 
 
-def test_shm_size_and_cuda_flags_reach_notebooks_and_training(tmp_path: Path,
-                                                              make_stack: Any) -> None:
-    root = make_stack(tmp_path, "--with", "jupyter,trainer", "--gpu", "0,1",
-                      "--gpu-services", "trainer", "--shm-size", "4g", "--cuda", "12.6.3")
+def test_shm_size_and_cuda_flags_reach_notebooks_and_training(
+    tmp_path: Path, make_stack: Any
+) -> None:
+    root = make_stack(
+        tmp_path,
+        "--with",
+        "jupyter,trainer",
+        "--gpu",
+        "0,1",
+        "--gpu-services",
+        "trainer",
+        "--shm-size",
+        "4g",
+        "--cuda",
+        "12.6.3",
+    )
     services = load_yaml(root / "compose.yaml")["services"]
     assert services["jupyter"]["shm_size"] == services["trainer"]["shm_size"] == "4g"
     assert "deploy" not in services["jupyter"]
@@ -96,12 +128,14 @@ def test_every_component_inits_on_its_own(tmp_path: Path, cli: Any, component: s
         pytest.param(["--python", "2.7"], "--python (python)", id="python-2.7"),
         pytest.param(["--name", "My Project"], "--name (name)", id="name-with-space"),
         pytest.param(["--image", "nope=x:1"], "--image (images.nope)", id="image-unknown-slot"),
-        pytest.param(["--port", "redis=6379", "--port", "api=6379"], "--port (ports.",
-                     id="port-clash"),
+        pytest.param(
+            ["--port", "redis=6379", "--port", "api=6379"], "--port (ports.", id="port-clash"
+        ),
     ],
 )
-def test_bad_flags_exit_2_naming_the_flag(tmp_path: Path, cli: Any, flags: list[str],
-                                          field: str) -> None:
+def test_bad_flags_exit_2_naming_the_flag(
+    tmp_path: Path, cli: Any, flags: list[str], field: str
+) -> None:
     result = cli("-C", tmp_path, "init", "--yes", *flags)
     assert result.exit_code == 2, result.output
     assert result.output.startswith(f"error: mlstack init: {field}"), result.output
@@ -113,8 +147,9 @@ def test_cuda_flag_without_a_torch_wheel_is_a_flag_error(tmp_path: Path, cli: An
     # BUG: `--cuda 12.0.1` (a real CUDA release, older than every PyTorch wheel variant) with a
     # GPU trainer ends in "internal error: ValueError(no PyTorch wheel variant ...)", exit 1:
     # see test_spec.py test_cuda_without_image_or_torch_wheel_is_refused for the fix.
-    result = cli("-C", tmp_path, "init", "--yes", "--with", "trainer", "--gpu", "all",
-                 "--cuda", "12.0.1")
+    result = cli(
+        "-C", tmp_path, "init", "--yes", "--with", "trainer", "--gpu", "all", "--cuda", "12.0.1"
+    )
     assert result.exit_code == 2, result.output
     assert result.output.startswith("error: mlstack init: --cuda"), result.output
     assert list(tmp_path.iterdir()) == []
@@ -135,8 +170,9 @@ def test_init_into_a_directory_argument(tmp_path: Path, cli: Any) -> None:
     assert "Stack 'new-stack' is ready" in result.output
 
 
-def test_render_of_a_fresh_stack_writes_nothing(tmp_path: Path, make_stack: Any, cli: Any,
-                                                tree_state: Any) -> None:
+def test_render_of_a_fresh_stack_writes_nothing(
+    tmp_path: Path, make_stack: Any, cli: Any, tree_state: Any
+) -> None:
     root = make_stack(tmp_path, "--with", "api,redis")
     before = tree_state(root)
     result = cli("-C", root, "render")
@@ -161,8 +197,7 @@ def test_render_reports_a_bad_spec(tmp_path: Path, make_stack: Any, cli: Any) ->
     assert "error: mlstack.yaml: shm_size: expected a size" in result.output
 
 
-def test_add_and_remove_print_what_they_wrote(tmp_path: Path, make_stack: Any,
-                                              cli: Any) -> None:
+def test_add_and_remove_print_what_they_wrote(tmp_path: Path, make_stack: Any, cli: Any) -> None:
     root = make_stack(tmp_path, "--with", "api,redis")
     added = cli("-C", root, "add", "mlflow")
     assert added.exit_code == 0, added.output
@@ -183,8 +218,9 @@ def test_validate_passes_on_a_fresh_stack(tmp_path: Path, make_stack: Any, cli: 
     assert not any(line.startswith("drift:") for line in lines)
 
 
-def test_validate_runs_compose_config_on_every_combination(tmp_path: Path, make_stack: Any,
-                                                           cli: Any, require: Any) -> None:
+def test_validate_runs_compose_config_on_every_combination(
+    tmp_path: Path, make_stack: Any, cli: Any, require: Any
+) -> None:
     require("docker compose")
     root = make_stack(tmp_path, "--with", "api,redis")
     result = cli("-C", root, "validate")

@@ -44,8 +44,14 @@ PROVIDES = {
     "qdrant": {"QDRANT_URL": "http://qdrant:6333", "QDRANT_API_KEY": "${QDRANT_API_KEY}"},
     "mlflow": {"MLFLOW_TRACKING_URI": "http://mlflow:5000"},
 }
-PORTS = {"api": 8000, "jupyter": 8888, "mlflow": 5000, "postgres": 5432, "qdrant": 6333,
-         "redis": 6379}
+PORTS = {
+    "api": 8000,
+    "jupyter": 8888,
+    "mlflow": 5000,
+    "postgres": 5432,
+    "qdrant": 6333,
+    "redis": 6379,
+}
 BUILT = {"api", "jupyter", "mlflow", "trainer"}
 
 
@@ -94,7 +100,8 @@ def test_mlflow_keeps_its_runs_in_postgres_when_the_stack_has_it() -> None:
     _, model = build(["mlflow", "postgres"])
     services = model.base["services"]
     assert services["mlflow"]["environment"]["MLFLOW_BACKEND_STORE_URI"] == (
-        "postgresql+psycopg2://app:${POSTGRES_PASSWORD}@postgres:5432/mlflow")
+        "postgresql+psycopg2://app:${POSTGRES_PASSWORD}@postgres:5432/mlflow"
+    )
     assert services["postgres"]["environment"]["POSTGRES_EXTRA_DATABASES"] == "mlflow"
     spec, _ = build(["mlflow", "postgres"])
     assert "psycopg2-binary==" in dockerfile("mlflow", spec, CATALOG)
@@ -117,20 +124,35 @@ def test_postgres_creates_no_extra_database_without_mlflow() -> None:
 @pytest.mark.parametrize(
     ("gpu", "wanted"),
     [
-        pytest.param({"devices": "all"},
-                     {name: {"count": "all"} for name in GPU_CAPABLE}, id="all"),
+        pytest.param(
+            {"devices": "all"}, {name: {"count": "all"} for name in GPU_CAPABLE}, id="all"
+        ),
         pytest.param({"devices": 2}, {name: {"count": 2} for name in GPU_CAPABLE}, id="count-2"),
-        pytest.param({"devices": ["0", "1"]},
-                     {name: {"device_ids": ["0", "1"]} for name in GPU_CAPABLE}, id="ids-0-1"),
-        pytest.param({"devices": [0, 1]},
-                     {name: {"device_ids": ["0", "1"]} for name in GPU_CAPABLE}, id="int-ids"),
-        pytest.param({"devices": "all", "services": ["trainer"]},
-                     {"trainer": {"count": "all"}}, id="trainer-only"),
-        pytest.param({"devices": 1, "services": ["api", "jupyter"]},
-                     {"api": {"count": 1}, "jupyter": {"count": 1}}, id="api-and-jupyter"),
-        pytest.param({"services": {"jupyter": ["GPU-1a2b"], "trainer": 2, "api": "none"}},
-                     {"jupyter": {"device_ids": ["GPU-1a2b"]}, "trainer": {"count": 2}},
-                     id="per-service"),
+        pytest.param(
+            {"devices": ["0", "1"]},
+            {name: {"device_ids": ["0", "1"]} for name in GPU_CAPABLE},
+            id="ids-0-1",
+        ),
+        pytest.param(
+            {"devices": [0, 1]},
+            {name: {"device_ids": ["0", "1"]} for name in GPU_CAPABLE},
+            id="int-ids",
+        ),
+        pytest.param(
+            {"devices": "all", "services": ["trainer"]},
+            {"trainer": {"count": "all"}},
+            id="trainer-only",
+        ),
+        pytest.param(
+            {"devices": 1, "services": ["api", "jupyter"]},
+            {"api": {"count": 1}, "jupyter": {"count": 1}},
+            id="api-and-jupyter",
+        ),
+        pytest.param(
+            {"services": {"jupyter": ["GPU-1a2b"], "trainer": 2, "api": "none"}},
+            {"jupyter": {"device_ids": ["GPU-1a2b"]}, "trainer": {"count": 2}},
+            id="per-service",
+        ),
         pytest.param({"devices": "none"}, {}, id="none"),
         pytest.param({}, {}, id="absent"),
     ],
@@ -143,7 +165,8 @@ def test_gpu_reservations(gpu: dict[str, Any], wanted: dict[str, dict[str, Any]]
             assert "NVIDIA_DRIVER_CAPABILITIES" not in service.get("environment", {}), name
             continue
         assert reservation(service) == [
-            {"driver": "nvidia", **wanted[name], "capabilities": ["gpu"]}], name
+            {"driver": "nvidia", **wanted[name], "capabilities": ["gpu"]}
+        ], name
         assert service["environment"]["NVIDIA_DRIVER_CAPABILITIES"] == "compute,utility"
 
 
@@ -153,18 +176,28 @@ NOTEBOOKS_AND_TRAINING = {"jupyter", "trainer"}
 @pytest.mark.parametrize(
     ("extra", "shm", "services"),
     [
-        pytest.param({"gpu": {"devices": "all"}}, "8gb", {"api", "jupyter", "trainer"},
-                     id="gpu-default"),
+        pytest.param(
+            {"gpu": {"devices": "all"}}, "8gb", {"api", "jupyter", "trainer"}, id="gpu-default"
+        ),
         pytest.param({}, "1gb", NOTEBOOKS_AND_TRAINING, id="cpu-default"),
-        pytest.param({"gpu": {"devices": "all"}, "shm_size": "4g"}, "4g",
-                     {"api", "jupyter", "trainer"}, id="gpu-explicit"),
+        pytest.param(
+            {"gpu": {"devices": "all"}, "shm_size": "4g"},
+            "4g",
+            {"api", "jupyter", "trainer"},
+            id="gpu-explicit",
+        ),
         pytest.param({"shm_size": "16gb"}, "16gb", NOTEBOOKS_AND_TRAINING, id="cpu-explicit"),
-        pytest.param({"gpu": {"devices": 1, "services": ["trainer"]}}, "8gb",
-                     NOTEBOOKS_AND_TRAINING, id="gpu-on-the-trainer-only"),
+        pytest.param(
+            {"gpu": {"devices": 1, "services": ["trainer"]}},
+            "8gb",
+            NOTEBOOKS_AND_TRAINING,
+            id="gpu-on-the-trainer-only",
+        ),
     ],
 )
-def test_shm_size_of_notebooks_training_and_gpu_services(extra: dict[str, Any], shm: str,
-                                                         services: set[str]) -> None:
+def test_shm_size_of_notebooks_training_and_gpu_services(
+    extra: dict[str, Any], shm: str, services: set[str]
+) -> None:
     _, model = build(ALL, **extra)
     for name, service in model.base["services"].items():
         if name in services:
@@ -243,25 +276,46 @@ def test_dev_mounts_the_code_for_hot_reload() -> None:
     assert "./notebooks:/home/jovyan/work/notebooks" in dev["jupyter"]["volumes"]
 
 
-IMAGES = {"python": "mirror.local/python:3.12-slim", "jupyter": "mirror.local/scipy:1",
-          "jupyter-gpu": "mirror.local/pytorch:1", "mlflow": "mirror.local/mlflow:3",
-          "cuda": "mirror.local/cuda:12.8.1", "redis": "mirror.local/redis:8",
-          "postgres": "mirror.local/postgres:17", "qdrant": "mirror.local/qdrant:1"}
+IMAGES = {
+    "python": "mirror.local/python:3.12-slim",
+    "jupyter": "mirror.local/scipy:1",
+    "jupyter-gpu": "mirror.local/pytorch:1",
+    "mlflow": "mirror.local/mlflow:3",
+    "cuda": "mirror.local/cuda:12.8.1",
+    "redis": "mirror.local/redis:8",
+    "postgres": "mirror.local/postgres:17",
+    "qdrant": "mirror.local/qdrant:1",
+}
 
 
 @pytest.mark.parametrize(
     ("gpu", "froms"),
     [
-        pytest.param("none", {"api": [IMAGES["python"]] * 2, "jupyter": [IMAGES["jupyter"]],
-                              "mlflow": [IMAGES["mlflow"]], "trainer": [IMAGES["python"]]},
-                     id="cpu"),
-        pytest.param("all", {"api": [IMAGES["python"]] * 2, "jupyter": [IMAGES["jupyter-gpu"]],
-                             "mlflow": [IMAGES["mlflow"]], "trainer": [IMAGES["cuda"]]},
-                     id="gpu"),
+        pytest.param(
+            "none",
+            {
+                "api": [IMAGES["python"]] * 2,
+                "jupyter": [IMAGES["jupyter"]],
+                "mlflow": [IMAGES["mlflow"]],
+                "trainer": [IMAGES["python"]],
+            },
+            id="cpu",
+        ),
+        pytest.param(
+            "all",
+            {
+                "api": [IMAGES["python"]] * 2,
+                "jupyter": [IMAGES["jupyter-gpu"]],
+                "mlflow": [IMAGES["mlflow"]],
+                "trainer": [IMAGES["cuda"]],
+            },
+            id="gpu",
+        ),
     ],
 )
-def test_image_overrides_reach_services_and_every_from_line(gpu: str,
-                                                            froms: dict[str, list[str]]) -> None:
+def test_image_overrides_reach_services_and_every_from_line(
+    gpu: str, froms: dict[str, list[str]]
+) -> None:
     spec, model = build(ALL, images=IMAGES, gpu={"devices": gpu})
     services = model.base["services"]
     for name in ("redis", "postgres", "qdrant"):
@@ -292,10 +346,20 @@ def test_trainer_alone_builds_on_python_slim() -> None:
     assert from_lines(dockerfile("trainer", spec, CATALOG)) == ["python:3.12-slim"]
 
 
-def test_same_input_gives_the_same_bytes(tmp_path: Path, make_stack: Any, cli: Any,
-                                         tree: Any) -> None:
-    first = make_stack(tmp_path / "first", "--name", "same", "--with", ",".join(ALL),
-                       "--gpu", "all", "--image", "redis=mirror.local/redis:8")
+def test_same_input_gives_the_same_bytes(
+    tmp_path: Path, make_stack: Any, cli: Any, tree: Any
+) -> None:
+    first = make_stack(
+        tmp_path / "first",
+        "--name",
+        "same",
+        "--with",
+        ",".join(ALL),
+        "--gpu",
+        "all",
+        "--image",
+        "redis=mirror.local/redis:8",
+    )
     second = tmp_path / "second"
     second.mkdir()
     for name in ("mlstack.yaml", ".env"):

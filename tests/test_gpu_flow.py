@@ -30,6 +30,7 @@ def fake_smi(tmp_path, monkeypatch):
         script.write_text(f"#!/bin/sh\ncat '{RECORDED / recording}'\nexit {code}\n")
         script.chmod(script.stat().st_mode | stat.S_IEXEC)
         monkeypatch.setenv("PATH", f"{bindir}{os.pathsep}{os.environ['PATH']}")
+
     return install
 
 
@@ -66,7 +67,10 @@ def test_init_on_a_gpu_host_uses_gpu_images(fake_smi, tmp_path):
     assert done.exit_code == 0, done.output
     spec = (root / "mlstack.yaml").read_text()
     assert "devices: all" in spec and "cuda: 12.8.1" in spec and "- trainer" in spec
-    assert "FROM nvidia/cuda:12.8.1-cudnn-runtime-ubuntu24.04" in (root / "trainer/Dockerfile").read_text()
+    assert (
+        "FROM nvidia/cuda:12.8.1-cudnn-runtime-ubuntu24.04"
+        in (root / "trainer/Dockerfile").read_text()
+    )
     assert "pytorch-notebook:cuda12-" in (root / "jupyter/Dockerfile").read_text()
     assert "whl/cu128" in (root / "trainer/requirements.txt").read_text()
     compose = (root / "compose.yaml").read_text()

@@ -28,18 +28,21 @@ class Clock:
         self.now += seconds
 
 
-@pytest.mark.parametrize(("st", "expected"), [
-    (None, "wait"),
-    (state("a", "created", ""), "wait"),
-    (state("a", "running", "starting"), "wait"),
-    (state("a", "restarting", ""), "wait"),
-    (state("a", "running", "healthy"), "ready"),
-    (state("a", "running", ""), "ready"),
-    (state("a", "running", "unhealthy"), "fail"),
-    (state("a", "exited", "", 1), "fail"),
-    (state("a", "exited", "", 0), "fail"),
-    (state("a", "dead", ""), "fail"),
-])
+@pytest.mark.parametrize(
+    ("st", "expected"),
+    [
+        (None, "wait"),
+        (state("a", "created", ""), "wait"),
+        (state("a", "running", "starting"), "wait"),
+        (state("a", "restarting", ""), "wait"),
+        (state("a", "running", "healthy"), "ready"),
+        (state("a", "running", ""), "ready"),
+        (state("a", "running", "unhealthy"), "fail"),
+        (state("a", "exited", "", 1), "fail"),
+        (state("a", "exited", "", 0), "fail"),
+        (state("a", "dead", ""), "fail"),
+    ],
+)
 def test_verdict_follows_compose_rules(st, expected):
     assert verdict(st) == expected
 
@@ -50,41 +53,65 @@ def scripted(*frames):
 
     def read():
         return frames.pop(0) if len(frames) > 1 else frames[0]
+
     return read
 
 
 def test_all_healthy_reports_time_to_healthy():
     clock = Clock()
-    read = scripted({"db": state("db", health="starting")},
-                    {"db": state("db", health="starting")},
-                    {"db": state("db")})
-    [report] = wait_for(["db"], read, {}, {"db": "x://db"}, timeout=10, clock=clock,
-                        sleep=clock.sleep)
+    read = scripted(
+        {"db": state("db", health="starting")},
+        {"db": state("db", health="starting")},
+        {"db": state("db")},
+    )
+    [report] = wait_for(
+        ["db"], read, {}, {"db": "x://db"}, timeout=10, clock=clock, sleep=clock.sleep
+    )
     assert report.ok and report.health == "healthy" and report.url == "x://db"
     assert report.seconds == pytest.approx(1.0)
 
 
 def test_unhealthy_fails_at_once_without_waiting_for_the_deadline():
     clock = Clock()
-    reports = wait_for(["db", "cache"], lambda: {"db": state("db", health="unhealthy"),
-                                                 "cache": state("cache")},
-                       {}, {}, timeout=300, clock=clock, sleep=clock.sleep)
+    reports = wait_for(
+        ["db", "cache"],
+        lambda: {"db": state("db", health="unhealthy"), "cache": state("cache")},
+        {},
+        {},
+        timeout=300,
+        clock=clock,
+        sleep=clock.sleep,
+    )
     assert clock.now == 0
     assert [r.ok for r in reports] == [False, True]
     assert "health check fails" in reports[0].problem
 
 
 def test_exited_container_names_its_exit_code():
-    [report] = wait_for(["job"], lambda: {"job": state("job", "exited", "", 3)}, {}, {},
-                        timeout=5, clock=Clock(), sleep=lambda _: None)
+    [report] = wait_for(
+        ["job"],
+        lambda: {"job": state("job", "exited", "", 3)},
+        {},
+        {},
+        timeout=5,
+        clock=Clock(),
+        sleep=lambda _: None,
+    )
     assert report.problem == "container exited (exit code 3)"
     assert report.exit_code == 3
 
 
 def test_deadline_names_what_was_seen_last():
     clock = Clock()
-    [report] = wait_for(["slow"], lambda: {"slow": state("slow", health="starting")}, {}, {},
-                        timeout=3, clock=clock, sleep=clock.sleep)
+    [report] = wait_for(
+        ["slow"],
+        lambda: {"slow": state("slow", health="starting")},
+        {},
+        {},
+        timeout=3,
+        clock=clock,
+        sleep=clock.sleep,
+    )
     assert not report.ok
     assert report.problem == "not healthy after 3s: still starting"
     assert clock.now == pytest.approx(3.0)
@@ -94,17 +121,31 @@ def test_nothing_is_concluded_before_compose_up_returns():
     """Stale 'healthy' containers about to be recreated must not count."""
     clock = Clock()
     settled = iter([False, False, True])
-    [report] = wait_for(["db"], lambda: {"db": state("db")}, {}, {}, timeout=10,
-                        settled=lambda: next(settled), clock=clock, sleep=clock.sleep)
+    [report] = wait_for(
+        ["db"],
+        lambda: {"db": state("db")},
+        {},
+        {},
+        timeout=10,
+        settled=lambda: next(settled),
+        clock=clock,
+        sleep=clock.sleep,
+    )
     assert report.ok
     assert clock.now == pytest.approx(1.0)
 
 
 def test_compose_failure_stops_the_wait_and_is_reported():
-    [db, api] = wait_for(["db", "api"], lambda: {"db": state("db", health="unhealthy"),
-                                                 "api": state("api", "created", "")},
-                         {}, {}, timeout=100, settled=lambda: "dependency failed to start",
-                         clock=Clock(), sleep=lambda _: None)
+    [db, api] = wait_for(
+        ["db", "api"],
+        lambda: {"db": state("db", health="unhealthy"), "api": state("api", "created", "")},
+        {},
+        {},
+        timeout=100,
+        settled=lambda: "dependency failed to start",
+        clock=Clock(),
+        sleep=lambda _: None,
+    )
     assert "health check fails" in db.problem
     assert api.problem == "not started: dependency failed to start"
 
@@ -112,8 +153,15 @@ def test_compose_failure_stops_the_wait_and_is_reported():
 def test_host_probe_must_answer_before_a_service_counts():
     clock = Clock()
     probe = Probe("tcp", "127.0.0.1", free_port())
-    [report] = wait_for(["api"], lambda: {"api": state("api")}, {"api": probe}, {}, timeout=2,
-                        clock=clock, sleep=clock.sleep)
+    [report] = wait_for(
+        ["api"],
+        lambda: {"api": state("api")},
+        {"api": probe},
+        {},
+        timeout=2,
+        clock=clock,
+        sleep=clock.sleep,
+    )
     assert not report.ok
     assert f"127.0.0.1:{probe.port}" in report.problem
 
@@ -136,14 +184,17 @@ def serve_once(reply: bytes):
             while conn.recv(1024):
                 conn.sendall(reply)
         server.close()
+
     threading.Thread(target=run, daemon=True).start()
     return server.getsockname()[1]
 
 
 def test_redis_probe_sends_auth_then_ping():
     port = serve_once(b"+OK\r\n")
-    assert run_probe(Probe("redis", "127.0.0.1", port, secret="pw")) == \
-        f"redis://127.0.0.1:{port}: +OK"  # a real server answers PING with +PONG
+    assert (
+        run_probe(Probe("redis", "127.0.0.1", port, secret="pw"))
+        == f"redis://127.0.0.1:{port}: +OK"
+    )  # a real server answers PING with +PONG
 
 
 def test_postgres_probe_accepts_an_auth_request():
@@ -152,7 +203,9 @@ def test_postgres_probe_accepts_an_auth_request():
 
 
 def test_postgres_probe_reports_a_server_starting_up():
-    port = serve_once(b"E\x00\x00\x00\x30SFATAL\x00C57P03\x00Mthe database system is starting up\x00\x00")
+    port = serve_once(
+        b"E\x00\x00\x00\x30SFATAL\x00C57P03\x00Mthe database system is starting up\x00\x00"
+    )
     assert "starting up" in run_probe(Probe("postgres", "127.0.0.1", port))
 
 
@@ -160,18 +213,33 @@ def test_probe_of_a_closed_port_says_so():
     assert "127.0.0.1" in run_probe(Probe("http", "127.0.0.1", free_port(), "/ready"))
 
 
-@pytest.mark.parametrize(("logs", "code", "oom", "needle"), [
-    ("", 137, False, "exit code 137"),
-    ("", 0, True, "out-of-memory"),
-    ("ERROR: Unexpected bus error encountered in worker. Bus error", 1, False, "shm_size"),
-    ("RuntimeError: CUDA driver version is insufficient for CUDA runtime version", 1, False,
-     "mlstack doctor"),
-    ("mkdir: cannot create directory '/data': Permission denied", 1, False, "ownership"),
-    ("403 Invalid Host header - possible DNS rebinding attack detected", 1, False,
-     "MLFLOW_SERVER_ALLOWED_HOSTS"),
-    ("Error starting userland proxy: listen tcp4 0.0.0.0:5432: bind: address already in use", 1,
-     False, "_HOST_PORT"),
-])
+@pytest.mark.parametrize(
+    ("logs", "code", "oom", "needle"),
+    [
+        ("", 137, False, "exit code 137"),
+        ("", 0, True, "out-of-memory"),
+        ("ERROR: Unexpected bus error encountered in worker. Bus error", 1, False, "shm_size"),
+        (
+            "RuntimeError: CUDA driver version is insufficient for CUDA runtime version",
+            1,
+            False,
+            "mlstack doctor",
+        ),
+        ("mkdir: cannot create directory '/data': Permission denied", 1, False, "ownership"),
+        (
+            "403 Invalid Host header - possible DNS rebinding attack detected",
+            1,
+            False,
+            "MLFLOW_SERVER_ALLOWED_HOSTS",
+        ),
+        (
+            "Error starting userland proxy: listen tcp4 0.0.0.0:5432: bind: address already in use",
+            1,
+            False,
+            "_HOST_PORT",
+        ),
+    ],
+)
 def test_hints_recognise_well_known_causes(logs, code, oom, needle):
     assert any(needle in hint for hint in hints_for(logs, code, oom))
 
@@ -181,8 +249,12 @@ def test_no_hint_for_unknown_logs():
 
 
 def test_parse_ps_accepts_both_compose_formats():
-    line = ('{"Service":"redis","Name":"p-redis-1","State":"running","Health":"healthy",'
-            '"ExitCode":0}')
-    assert parse_ps(line) == parse_ps(f"[{line}]") == [
-        ServiceState("redis", "p-redis-1", "running", "healthy", 0)]
+    line = (
+        '{"Service":"redis","Name":"p-redis-1","State":"running","Health":"healthy","ExitCode":0}'
+    )
+    assert (
+        parse_ps(line)
+        == parse_ps(f"[{line}]")
+        == [ServiceState("redis", "p-redis-1", "running", "healthy", 0)]
+    )
     assert parse_ps("") == []

@@ -95,22 +95,33 @@ def test_plan_deletes_only_unedited_files_the_stack_no_longer_has() -> None:
     record = {"gone/Dockerfile": digest("old\n"), "edited/Dockerfile": digest("old\n")}
     disk = {"gone/Dockerfile": "old\n", "edited/Dockerfile": "mine\n", "compose.yaml": None}
     steps = plan([PlannedFile("compose.yaml", NEW)], disk, record)
-    assert [str(s) for s in steps] == ["create            compose.yaml",
-                                       "delete            gone/Dockerfile"]
+    assert [str(s) for s in steps] == [
+        "create            compose.yaml",
+        "delete            gone/Dockerfile",
+    ]
 
 
 def test_dry_run_prints_the_plan_and_writes_nothing(tmp_path: Path, cli: Any) -> None:
     result = cli("-C", tmp_path, "init", "--yes", "--with", "api,redis", "--dry-run")
     assert result.exit_code == 0, result.output
     lines = words(result.output)
-    for path in ("mlstack.yaml", "compose.yaml", "compose.override.yaml", "compose.prod.yaml",
-                 ".env", ".gitignore", "api/Dockerfile", "api/app/main.py"):
+    for path in (
+        "mlstack.yaml",
+        "compose.yaml",
+        "compose.override.yaml",
+        "compose.prod.yaml",
+        ".env",
+        ".gitignore",
+        "api/Dockerfile",
+        "api/app/main.py",
+    ):
         assert f"create {path}" in lines
     assert list(tmp_path.iterdir()) == []
 
 
-def test_render_dry_run_shows_identical_and_conflict(tmp_path: Path, make_stack: Any,
-                                                     cli: Any) -> None:
+def test_render_dry_run_shows_identical_and_conflict(
+    tmp_path: Path, make_stack: Any, cli: Any
+) -> None:
     root = make_stack(tmp_path, "--with", "api,redis")
     result = cli("-C", root, "render", "--dry-run")
     assert result.exit_code == 0, result.output
@@ -137,8 +148,9 @@ def edited_stack(tmp_path: Path, make_stack: Any) -> Path:
     return root
 
 
-def test_render_stops_on_a_hand_edit_and_changes_nothing(edited_stack: Path, cli: Any,
-                                                         tree_state: Any) -> None:
+def test_render_stops_on_a_hand_edit_and_changes_nothing(
+    edited_stack: Path, cli: Any, tree_state: Any
+) -> None:
     before = tree_state(edited_stack)
     result = cli("-C", edited_stack, "render")
     assert result.exit_code == 2, result.output
@@ -156,11 +168,14 @@ def test_force_overwrites_and_keeps_a_backup(edited_stack: Path, cli: Any) -> No
     assert cli("-C", edited_stack, "render", "--check").exit_code == 0
 
 
-@pytest.mark.parametrize("command", [["render"], ["render", "--force"],
-                                     ["init", "--yes", "--force", "--with", "api,redis"]],
-                         ids=" ".join)
-def test_scaffolds_are_never_overwritten(tmp_path: Path, make_stack: Any, cli: Any,
-                                         command: list[str]) -> None:
+@pytest.mark.parametrize(
+    "command",
+    [["render"], ["render", "--force"], ["init", "--yes", "--force", "--with", "api,redis"]],
+    ids=" ".join,
+)
+def test_scaffolds_are_never_overwritten(
+    tmp_path: Path, make_stack: Any, cli: Any, command: list[str]
+) -> None:
     root = make_stack(tmp_path, "--with", "api,redis,trainer")
     mine = {"api/app/main.py": "print('mine')\n", "trainer/src/train.py": "# my training\n"}
     for path, text in mine.items():
@@ -173,8 +188,9 @@ def test_scaffolds_are_never_overwritten(tmp_path: Path, make_stack: Any, cli: A
         assert not (root / f"{path}.bak").exists()
 
 
-def test_init_force_keeps_the_old_spec_as_a_backup(tmp_path: Path, make_stack: Any,
-                                                   cli: Any) -> None:
+def test_init_force_keeps_the_old_spec_as_a_backup(
+    tmp_path: Path, make_stack: Any, cli: Any
+) -> None:
     # BUG: generate.init_project plans mlstack.yaml as a SCAFFOLD and forces its step to
     # UPDATE, so `init --force` replaces a hand-edited mlstack.yaml (the file users are told
     # to edit) without the .bak that the error message ("`mlstack init --force` to start over
@@ -189,8 +205,9 @@ def test_init_force_keeps_the_old_spec_as_a_backup(tmp_path: Path, make_stack: A
     assert (root / "mlstack.yaml.bak").read_text() == edited
 
 
-def test_init_refuses_an_existing_stack(tmp_path: Path, make_stack: Any, cli: Any,
-                                        tree_state: Any) -> None:
+def test_init_refuses_an_existing_stack(
+    tmp_path: Path, make_stack: Any, cli: Any, tree_state: Any
+) -> None:
     root = make_stack(tmp_path, "--with", "redis")
     before = tree_state(root)
     result = cli("-C", root, "init", "--yes", "--with", "api")
@@ -222,15 +239,14 @@ def test_env_is_private_and_keeps_its_values(tmp_path: Path, make_stack: Any, cl
     assert stat.S_IMODE(env.stat().st_mode) == 0o600
 
 
-def test_adding_a_component_appends_its_secret(tmp_path: Path, make_stack: Any,
-                                               cli: Any) -> None:
+def test_adding_a_component_appends_its_secret(tmp_path: Path, make_stack: Any, cli: Any) -> None:
     root = make_stack(tmp_path, "--with", "api,redis")
     before = (root / ".env").read_text()
     result = cli("-C", root, "add", "qdrant", "jupyter")
     assert result.exit_code == 0, result.output
     after = (root / ".env").read_text()
     assert after.startswith(before)
-    added = dict(line.split("=", 1) for line in after[len(before):].splitlines())
+    added = dict(line.split("=", 1) for line in after[len(before) :].splitlines())
     assert set(added) == {"QDRANT_API_KEY", "JUPYTER_TOKEN"}
     assert all(added.values())
     assert stat.S_IMODE((root / ".env").stat().st_mode) == 0o600
@@ -265,8 +281,9 @@ def test_check_passes_on_a_fresh_stack(tmp_path: Path, make_stack: Any, cli: Any
 
 
 @pytest.mark.parametrize("change", ["hand-edit", "spec-edit"])
-def test_check_reports_drift_and_writes_nothing(tmp_path: Path, make_stack: Any, cli: Any,
-                                                tree_state: Any, change: str) -> None:
+def test_check_reports_drift_and_writes_nothing(
+    tmp_path: Path, make_stack: Any, cli: Any, tree_state: Any, change: str
+) -> None:
     root = make_stack(tmp_path, "--with", "api,jupyter,redis")
     if change == "hand-edit":
         with (root / "compose.yaml").open("a") as handle:
@@ -286,8 +303,9 @@ def test_check_reports_drift_and_writes_nothing(tmp_path: Path, make_stack: Any,
 # add / remove ----------------------------------------------------------------------------------
 
 
-def test_add_then_remove_keeps_the_users_comments(tmp_path: Path, make_stack: Any,
-                                                  cli: Any) -> None:
+def test_add_then_remove_keeps_the_users_comments(
+    tmp_path: Path, make_stack: Any, cli: Any
+) -> None:
     root = make_stack(tmp_path, "--with", "api,redis")
     set_in_spec(root, "components:", "# why these: the demo of 2025-06\ncomponents:  # ours")
     result = cli("-C", root, "add", "qdrant")
@@ -306,16 +324,21 @@ def test_add_then_remove_keeps_the_users_comments(tmp_path: Path, make_stack: An
     assert cli("-C", root, "render", "--check").exit_code == 0
 
 
-def test_remove_deletes_the_unedited_files_of_a_built_component(tmp_path: Path,
-                                                                make_stack: Any,
-                                                                cli: Any) -> None:
+def test_remove_deletes_the_unedited_files_of_a_built_component(
+    tmp_path: Path, make_stack: Any, cli: Any
+) -> None:
     root = make_stack(tmp_path, "--with", "api,jupyter,trainer,redis")
     (root / "trainer" / "requirements.txt").write_text("torch\n")  # a hand edit
     result = cli("-C", root, "remove", "jupyter", "trainer")
     assert result.exit_code == 0, result.output
     lines = words(result.output)
-    for path in ("jupyter/Dockerfile", "jupyter/.dockerignore", "jupyter/requirements.txt",
-                 "trainer/Dockerfile", "trainer/.dockerignore"):
+    for path in (
+        "jupyter/Dockerfile",
+        "jupyter/.dockerignore",
+        "jupyter/requirements.txt",
+        "trainer/Dockerfile",
+        "trainer/.dockerignore",
+    ):
         assert f"delete {path}" in lines
         assert not (root / path).exists()
         assert path not in manifest(root)
@@ -325,12 +348,16 @@ def test_remove_deletes_the_unedited_files_of_a_built_component(tmp_path: Path,
     assert (root / "api" / "Dockerfile").exists()
 
 
-@pytest.mark.parametrize(("command", "message"),
-                         [(["add", "nope"], "components[2]: unknown component 'nope'"),
-                          (["remove", "qdrant"], "components: 'qdrant' is not in this stack")])
-def test_add_and_remove_refuse_bad_names(tmp_path: Path, make_stack: Any, cli: Any,
-                                         tree_state: Any, command: list[str],
-                                         message: str) -> None:
+@pytest.mark.parametrize(
+    ("command", "message"),
+    [
+        (["add", "nope"], "components[2]: unknown component 'nope'"),
+        (["remove", "qdrant"], "components: 'qdrant' is not in this stack"),
+    ],
+)
+def test_add_and_remove_refuse_bad_names(
+    tmp_path: Path, make_stack: Any, cli: Any, tree_state: Any, command: list[str], message: str
+) -> None:
     root = make_stack(tmp_path, "--with", "api,redis")
     before = tree_state(root)
     result = cli("-C", root, *command)
@@ -349,13 +376,19 @@ def read_only(skip_or_fail: Callable[[str], None]) -> Iterator[Callable[[Path], 
 
     def make(path: Path) -> None:
         try:
-            done = subprocess.run(["mount", "--bind", "-o", "ro", str(path), str(path)],
-                                  capture_output=True, text=True, timeout=30, check=False)
+            done = subprocess.run(
+                ["mount", "--bind", "-o", "ro", str(path), str(path)],
+                capture_output=True,
+                text=True,
+                timeout=30,
+                check=False,
+            )
         except (OSError, subprocess.TimeoutExpired) as exc:
             skip_or_fail(f"cannot run mount: {exc}")
         if done.returncode != 0:
-            skip_or_fail(f"a read-only bind mount needs root and CAP_SYS_ADMIN: "
-                         f"{done.stderr.strip()}")
+            skip_or_fail(
+                f"a read-only bind mount needs root and CAP_SYS_ADMIN: {done.stderr.strip()}"
+            )
         mounted.append(path)
         with pytest.raises(OSError):
             (path / "probe").write_text("x")
@@ -366,9 +399,9 @@ def read_only(skip_or_fail: Callable[[str], None]) -> Iterator[Callable[[Path], 
 
 
 @pytest.mark.parametrize("locked", [".", "api"], ids=["target", "subdirectory"])
-def test_read_only_directory_fails_cleanly(tmp_path: Path, cli: Any, tree_state: Any,
-                                           read_only: Callable[[Path], None],
-                                           locked: str) -> None:
+def test_read_only_directory_fails_cleanly(
+    tmp_path: Path, cli: Any, tree_state: Any, read_only: Callable[[Path], None], locked: str
+) -> None:
     root = tmp_path / "stack"
     (root / locked).mkdir(parents=True)
     read_only(root / locked)

@@ -52,36 +52,69 @@ def test_a_good_document_is_accepted() -> None:
 @pytest.mark.parametrize(
     ("change", "field", "phrases"),
     [
-        pytest.param({"components": ["api", "nope"]}, "components[1]",
-                     ["unknown component 'nope'", "`mlstack components`"], id="unknown-component"),
-        pytest.param({"shm_size": "8x"}, "shm_size", ["expected a size", "got '8x'"],
-                     id="shm-size-8x"),
+        pytest.param(
+            {"components": ["api", "nope"]},
+            "components[1]",
+            ["unknown component 'nope'", "`mlstack components`"],
+            id="unknown-component",
+        ),
+        pytest.param(
+            {"shm_size": "8x"}, "shm_size", ["expected a size", "got '8x'"], id="shm-size-8x"
+        ),
         pytest.param({"gpu": {"devices": -1}}, "gpu.devices", ["got -1"], id="gpu-devices--1"),
-        pytest.param({"gpu": {"devices": "some"}}, "gpu.devices", ["got 'some'"],
-                     id="gpu-devices-some"),
+        pytest.param(
+            {"gpu": {"devices": "some"}}, "gpu.devices", ["got 'some'"], id="gpu-devices-some"
+        ),
         pytest.param({"gpu": {"devices": 0}}, "gpu.devices", ["got 0"], id="gpu-devices-0"),
-        pytest.param({"gpu": {"devices": "all", "services": ["redis"]}}, "gpu.services.redis",
-                     ["redis is not a GPU-capable service", "choose among: api"],
-                     id="gpu-service-not-capable"),
-        pytest.param({"gpu": {"services": {"api": -1}}}, "gpu.services.api", ["got -1"],
-                     id="gpu-per-service-devices--1"),
-        pytest.param({"ports": {"api": 7000, "redis": 7000}}, "ports.redis",
-                     ["host port 7000 is already used by api"], id="two-explicit-ports-clash"),
-        pytest.param({"ports": {"qdrant": 6333}}, "ports.qdrant",
-                     ["qdrant publishes no port in this stack"], id="port-of-absent-component"),
-        pytest.param({"ports": {"api": 70000}}, "ports.api", ["host port from 1 to 65535"],
-                     id="port-out-of-range"),
-        pytest.param({"images": {"nope": "x:1"}}, "images.nope",
-                     ["unknown image slot 'nope'", "use one of:"], id="unknown-image-slot"),
-        pytest.param({"cuda": "12"}, "cuda", ['a CUDA version such as "12.8.1"', "got '12'"],
-                     id="cuda-12"),
-        pytest.param({"name": "My Project"}, "name",
-                     ["a compose project name", "got 'My Project'"], id="name-my-project"),
+        pytest.param(
+            {"gpu": {"devices": "all", "services": ["redis"]}},
+            "gpu.services.redis",
+            ["redis is not a GPU-capable service", "choose among: api"],
+            id="gpu-service-not-capable",
+        ),
+        pytest.param(
+            {"gpu": {"services": {"api": -1}}},
+            "gpu.services.api",
+            ["got -1"],
+            id="gpu-per-service-devices--1",
+        ),
+        pytest.param(
+            {"ports": {"api": 7000, "redis": 7000}},
+            "ports.redis",
+            ["host port 7000 is already used by api"],
+            id="two-explicit-ports-clash",
+        ),
+        pytest.param(
+            {"ports": {"qdrant": 6333}},
+            "ports.qdrant",
+            ["qdrant publishes no port in this stack"],
+            id="port-of-absent-component",
+        ),
+        pytest.param(
+            {"ports": {"api": 70000}},
+            "ports.api",
+            ["host port from 1 to 65535"],
+            id="port-out-of-range",
+        ),
+        pytest.param(
+            {"images": {"nope": "x:1"}},
+            "images.nope",
+            ["unknown image slot 'nope'", "use one of:"],
+            id="unknown-image-slot",
+        ),
+        pytest.param(
+            {"cuda": "12"}, "cuda", ['a CUDA version such as "12.8.1"', "got '12'"], id="cuda-12"
+        ),
+        pytest.param(
+            {"name": "My Project"},
+            "name",
+            ["a compose project name", "got 'My Project'"],
+            id="name-my-project",
+        ),
         pytest.param({"python": "3"}, "python", ["got '3'"], id="python-3"),
     ],
 )
-def test_bad_spec_names_the_field(change: dict[str, Any], field: str,
-                                  phrases: list[str]) -> None:
+def test_bad_spec_names_the_field(change: dict[str, Any], field: str, phrases: list[str]) -> None:
     assert_names(rejected({**BASE, **change}), "mlstack.yaml", field, *phrases)
 
 
@@ -117,7 +150,10 @@ def test_cuda_without_image_or_torch_wheel_is_refused(cuda: str) -> None:
 
 
 def test_component_missing_what_it_requires(tmp_path: Path) -> None:
-    write_fragment(tmp_path, "needs.yaml", """\
+    write_fragment(
+        tmp_path,
+        "needs.yaml",
+        """\
 name: needs
 summary: a service that needs postgres
 image: needs
@@ -126,11 +162,13 @@ images:
 requires: [postgres]
 service:
   command: [sleep, infinity]
-""")
+""",
+    )
     catalog = load_catalog(tmp_path)
     error = rejected({"name": "demo", "components": ["needs"]}, catalog)
-    assert_names(error, "mlstack.yaml", "components", "needs requires postgres",
-                 "`mlstack add postgres`")
+    assert_names(
+        error, "mlstack.yaml", "components", "needs requires postgres", "`mlstack add postgres`"
+    )
     fixed = spec_from_document({"name": "demo", "components": ["needs", "postgres"]}, catalog)
     assert set(fixed.components) == {"needs", "postgres"}
 
@@ -166,7 +204,10 @@ def test_date_shaped_value_is_an_input_error_not_a_crash(tmp_path: Path) -> None
 @pytest.mark.parametrize("key", ["ports", "image", "depends_on"])
 def test_fragment_may_not_set_what_mlstack_sets(tmp_path: Path, key: str) -> None:
     value = {"ports": "['8080:80']", "image": "busybox:1.37", "depends_on": "[redis]"}[key]
-    write_fragment(tmp_path, "web.yaml", f"""\
+    write_fragment(
+        tmp_path,
+        "web.yaml",
+        f"""\
 name: web
 summary: a web server
 image: web
@@ -174,30 +215,48 @@ images:
   web: nginx:1.29
 service:
   {key}: {value}
-""")
+""",
+    )
     with pytest.raises(InputError) as caught:
         load_catalog(tmp_path)
-    assert_names(caught.value, "stacks/web.yaml", f"service.{key}",
-                 "mlstack sets this key itself", f"remove `{key}`")
+    assert_names(
+        caught.value,
+        "stacks/web.yaml",
+        f"service.{key}",
+        "mlstack sets this key itself",
+        f"remove `{key}`",
+    )
 
 
 def test_fragment_name_must_match_its_file(tmp_path: Path) -> None:
-    write_fragment(tmp_path, "cache.yaml", """\
+    write_fragment(
+        tmp_path,
+        "cache.yaml",
+        """\
 name: memcached
 summary: a cache
 image: memcached
 images:
   memcached: memcached:1.6
 service: {}
-""")
+""",
+    )
     with pytest.raises(InputError) as caught:
         load_catalog(tmp_path)
-    assert_names(caught.value, "stacks/cache.yaml", "name",
-                 "is 'memcached' but the file is cache.yaml", "rename the file to memcached.yaml")
+    assert_names(
+        caught.value,
+        "stacks/cache.yaml",
+        "name",
+        "is 'memcached' but the file is cache.yaml",
+        "rename the file to memcached.yaml",
+    )
 
 
 def test_fragment_referring_to_an_unknown_component(tmp_path: Path) -> None:
-    write_fragment(tmp_path, "web.yaml", """\
+    write_fragment(
+        tmp_path,
+        "web.yaml",
+        """\
 name: web
 summary: a web server
 image: web
@@ -205,7 +264,8 @@ images:
   web: nginx:1.29
 uses: [nothing]
 service: {}
-""")
+""",
+    )
     with pytest.raises(InputError) as caught:
         load_catalog(tmp_path)
     assert_names(caught.value, "stacks/web.yaml", "uses", "unknown component 'nothing'")
@@ -217,12 +277,16 @@ def test_fragment_image_slot_without_a_default_is_refused(tmp_path: Path, cli: A
     # declares); rendering then dies in compose.image_ref with KeyError (internal error,
     # exit 1). Fix: in catalog.check_references, refuse `image` (and the slots the build
     # templates use) that no fragment's `images:` defines: InputError(frag.source, "image", ...).
-    write_fragment(tmp_path, "web.yaml", """\
+    write_fragment(
+        tmp_path,
+        "web.yaml",
+        """\
 name: web
 summary: a web server
 image: web
 service: {}
-""")
+""",
+    )
     result = cli("-C", tmp_path, "init", "--yes", "--with", "web")
     assert result.exit_code == 2, result.output
     assert "stacks/web.yaml: image: " in result.output
@@ -230,8 +294,7 @@ service: {}
 
 
 def test_every_shipped_fragment_is_valid() -> None:
-    assert sorted(CATALOG) == ["api", "jupyter", "mlflow", "postgres", "qdrant", "redis",
-                               "trainer"]
+    assert sorted(CATALOG) == ["api", "jupyter", "mlflow", "postgres", "qdrant", "redis", "trainer"]
     for name, frag in CATALOG.items():
         assert frag.name == name
         assert frag.source.endswith(f"stacks/{name}.yaml")

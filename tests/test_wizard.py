@@ -30,10 +30,16 @@ def wizard(tool_path: Callable[[str], str | None]) -> Iterator[Callable[[Path], 
 
     def spawn(root: Path) -> Any:
         binary = tool_path("mlstack")
-        command, args = ((binary, []) if binary else (sys.executable, ["-m", "mlstack"]))
-        child = pexpect.spawn(command, [*args, "-C", str(root), "init"],
-                              env={**os.environ, "TERM": "xterm"}, dimensions=(40, 120),
-                              timeout=TIMEOUT, encoding="utf-8", codec_errors="replace")
+        command, args = (binary, []) if binary else (sys.executable, ["-m", "mlstack"])
+        child = pexpect.spawn(
+            command,
+            [*args, "-C", str(root), "init"],
+            env={**os.environ, "TERM": "xterm"},
+            dimensions=(40, 120),
+            timeout=TIMEOUT,
+            encoding="utf-8",
+            codec_errors="replace",
+        )
         children.append(child)
         return child
 
@@ -50,8 +56,9 @@ def finish(child: Any) -> str:
     return child.before or ""
 
 
-def test_wizard_writes_what_the_equivalent_flags_write(tmp_path: Path, wizard: Any,
-                                                       make_stack: Any, tree: Any) -> None:
+def test_wizard_writes_what_the_equivalent_flags_write(
+    tmp_path: Path, wizard: Any, make_stack: Any, tree: Any
+) -> None:
     asked = tmp_path / "asked"
     asked.mkdir()
     child = wizard(asked)
@@ -71,9 +78,15 @@ def test_wizard_writes_what_the_equivalent_flags_write(tmp_path: Path, wizard: A
     transcript = finish(child)
     assert child.exitstatus == 0, transcript
 
-    flagged = make_stack(tmp_path / "flagged", "--name", "wiz-stack",
-                         "--with", "api,jupyter,mlflow,postgres,redis,trainer",
-                         "--python", "3.11")
+    flagged = make_stack(
+        tmp_path / "flagged",
+        "--name",
+        "wiz-stack",
+        "--with",
+        "api,jupyter,mlflow,postgres,redis,trainer",
+        "--python",
+        "3.11",
+    )
     ours, theirs = tree(asked), tree(flagged)
     assert ours.pop(".env") and theirs.pop(".env")  # random secrets: the only difference
     assert sorted(ours) == sorted(theirs)

@@ -62,5 +62,7 @@ def ready() -> JSONResponse:
         except Exception as exc:  # report every failing dependency, not only the first
             results[name] = f"error: {exc}"
     ok = all(value == "ok" for value in results.values())
-    return JSONResponse({"status": "ready" if ok else "not ready", "checks": results},
-                        status_code=200 if ok else 503)
+    return JSONResponse(
+        {"status": "ready" if ok else "not ready", "checks": results},
+        status_code=200 if ok else 503,
+    )

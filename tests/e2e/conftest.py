@@ -23,8 +23,12 @@ def engine_problem() -> str | None:
     """Why the engine or Compose v2 cannot be used here, or None."""
     if shutil.which("docker") is None:
         return "no docker CLI"
-    info = subprocess.run(["docker", "info", "--format", "{{.ServerVersion}}"],
-                          capture_output=True, text=True, check=False)
+    info = subprocess.run(
+        ["docker", "info", "--format", "{{.ServerVersion}}"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     if info.returncode != 0 or not info.stdout.strip():
         return f"no Docker engine: {info.stderr.strip()[-200:]}"
     compose = subprocess.run(["docker", "compose", "version"], capture_output=True, check=False)
@@ -40,19 +44,31 @@ def e2e_images() -> dict[str, str]:
     return ensure_images()
 
 
-def mlstack(root: Path, *args: str, timeout: float = 900, env: dict | None = None,
-            check: bool = False) -> subprocess.CompletedProcess:
+def mlstack(
+    root: Path, *args: str, timeout: float = 900, env: dict | None = None, check: bool = False
+) -> subprocess.CompletedProcess:
     """Run the real CLI in a subprocess, as a user would."""
-    done = subprocess.run([sys.executable, "-m", "mlstack", "-C", str(root), *args],
-                          capture_output=True, text=True, timeout=timeout,
-                          env={**os.environ, "COLUMNS": "200", **(env or {})}, check=False)
+    done = subprocess.run(
+        [sys.executable, "-m", "mlstack", "-C", str(root), *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env={**os.environ, "COLUMNS": "200", **(env or {})},
+        check=False,
+    )
     if check:
         assert done.returncode == 0, f"mlstack {' '.join(args)}\n{done.stdout}\n{done.stderr}"
     return done
 
 
-def init_stack(root: Path, name: str, components: str, ports: dict[str, int],
-               images: dict[str, str], *extra: str) -> None:
+def init_stack(
+    root: Path,
+    name: str,
+    components: str,
+    ports: dict[str, int],
+    images: dict[str, str],
+    *extra: str,
+) -> None:
     """``mlstack init --yes`` pointed at the stand-in images, with the host CA for pip."""
     args = ["init", "--yes", "--name", name, "--with", components, "--ca-bundle", CA_BUNDLE]
     args += [a for slot, ref in images.items() for a in ("--image", f"{slot}={ref}")]
@@ -70,22 +86,49 @@ def compose(root: Path, *args: str, profile: str = "dev") -> subprocess.Complete
 
 def volumes_of(project: str) -> list[str]:
     """The named volumes of a compose project."""
-    out = subprocess.run(["docker", "volume", "ls", "--filter",
-                          f"label=com.docker.compose.project={project}", "--format", "{{.Name}}"],
-                         capture_output=True, text=True, check=True).stdout
+    out = subprocess.run(
+        [
+            "docker",
+            "volume",
+            "ls",
+            "--filter",
+            f"label=com.docker.compose.project={project}",
+            "--format",
+            "{{.Name}}",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     return out.split()
 
 
 def published(project: str) -> dict[str, list]:
     """Host ports each running container of a project publishes."""
-    names = subprocess.run(["docker", "ps", "-q", "--filter",
-                            f"label=com.docker.compose.project={project}"],
-                           capture_output=True, text=True, check=True).stdout.split()
-    data = json.loads(subprocess.run(["docker", "inspect", *names], capture_output=True,
-                                     text=True, check=True).stdout) if names else []
-    return {c["Config"]["Labels"]["com.docker.compose.service"]:
-            [b for bindings in (c["NetworkSettings"]["Ports"] or {}).values() if bindings
-             for b in bindings] for c in data}
+    names = subprocess.run(
+        ["docker", "ps", "-q", "--filter", f"label=com.docker.compose.project={project}"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
+    data = (
+        json.loads(
+            subprocess.run(
+                ["docker", "inspect", *names], capture_output=True, text=True, check=True
+            ).stdout
+        )
+        if names
+        else []
+    )
+    return {
+        c["Config"]["Labels"]["com.docker.compose.service"]: [
+            b
+            for bindings in (c["NetworkSettings"]["Ports"] or {}).values()
+            if bindings
+            for b in bindings
+        ]
+        for c in data
+    }
 
 
 def destroy(root: Path, project: str) -> None:

@@ -18,8 +18,14 @@ from conftest import compose, destroy, init_stack, mlstack, published, volumes_o
 pytestmark = pytest.mark.engine
 
 FULL = "api,qdrant,redis,mlflow,jupyter,postgres"
-PORTS = {"api": 18000, "jupyter": 18888, "mlflow": 15000, "postgres": 15432, "qdrant": 16333,
-         "redis": 16379}
+PORTS = {
+    "api": 18000,
+    "jupyter": 18888,
+    "mlflow": 15000,
+    "postgres": 15432,
+    "qdrant": 16333,
+    "redis": 16379,
+}
 PROJECT = "e2efull"
 
 
@@ -49,14 +55,18 @@ def test_dev_up_every_service_healthy(full_stack):
 def test_api_ready_reaches_every_dependency(full_stack):
     with urllib.request.urlopen("http://127.0.0.1:18000/ready", timeout=10) as response:
         body = json.load(response)
-    assert body == {"status": "ready", "checks": {"redis": "ok", "postgres": "ok",
-                                                  "qdrant": "ok", "mlflow": "ok"}}
+    assert body == {
+        "status": "ready",
+        "checks": {"redis": "ok", "postgres": "ok", "qdrant": "ok", "mlflow": "ok"},
+    }
 
 
 def log_mlflow_run(root, name):
-    code = ("import mlflow, os; mlflow.set_tracking_uri(os.environ['MLFLOW_TRACKING_URI']);"
-            f"r = mlflow.start_run(run_name='{name}'); mlflow.log_metric('loss', 0.25);"
-            "mlflow.end_run(); print(r.info.run_id)")
+    code = (
+        "import mlflow, os; mlflow.set_tracking_uri(os.environ['MLFLOW_TRACKING_URI']);"
+        f"r = mlflow.start_run(run_name='{name}'); mlflow.log_metric('loss', 0.25);"
+        "mlflow.end_run(); print(r.info.run_id)"
+    )
     return exec_in(root, "api", "python", "-c", code).strip().splitlines()[-1]
 
 
@@ -66,8 +76,10 @@ def psql(root, sql, db="app"):
 
 def test_mlflow_logs_a_run_to_postgres_from_the_api(full_stack):
     run_id = log_mlflow_run(full_stack, "from-api")
-    assert psql(full_stack, f"SELECT status FROM runs WHERE run_uuid = '{run_id}'",
-                db="mlflow") == "FINISHED"
+    assert (
+        psql(full_stack, f"SELECT status FROM runs WHERE run_uuid = '{run_id}'", db="mlflow")
+        == "FINISHED"
+    )
 
 
 def test_data_survives_down_and_up(full_stack):
@@ -84,8 +96,10 @@ def test_data_survives_down_and_up(full_stack):
 
     assert psql(full_stack, "SELECT v FROM kept") == "row"
     assert exec_in(full_stack, "redis", "redis-cli", "GET", "kept").strip() == "key"
-    assert psql(full_stack, f"SELECT count(*) FROM runs WHERE run_uuid = '{run_id}'",
-                db="mlflow") == "1"
+    assert (
+        psql(full_stack, f"SELECT count(*) FROM runs WHERE run_uuid = '{run_id}'", db="mlflow")
+        == "1"
+    )
     assert exec_in(full_stack, "jupyter", "cat", "/home/jovyan/work/kept.txt").strip() == "file"
 
 
@@ -113,7 +127,8 @@ def test_prod_profile_healthy_without_database_ports(full_stack):
     ports = published(PROJECT)
     assert set(ports) == {"api", "jupyter", "mlflow", "postgres", "qdrant", "redis"}
     assert [b["HostPort"] for b in ports["api"]] and all(
-        b["HostPort"] == "18000" for b in ports["api"])
+        b["HostPort"] == "18000" for b in ports["api"]
+    )
     for service in ("postgres", "redis", "qdrant", "mlflow", "jupyter"):
         assert ports[service] == [], f"{service} publishes {ports[service]} in prod"
     user = exec_in(full_stack, "postgres", "id", "-un", profile="prod").strip()
@@ -205,8 +220,17 @@ def test_doctor_json_on_the_real_engine(small_stack):
     done = mlstack(root, "doctor", "--json")
     assert done.returncode == 0, done.stdout + done.stderr
     checks = {c["id"]: c for c in json.loads(done.stdout)["checks"]}
-    assert list(checks) == ["engine", "compose", "gpu.driver", "gpu.runtime", "gpu.cuda", "shm",
-                            "ports", "disk", "files"]
+    assert list(checks) == [
+        "engine",
+        "compose",
+        "gpu.driver",
+        "gpu.runtime",
+        "gpu.cuda",
+        "shm",
+        "ports",
+        "disk",
+        "files",
+    ]
     assert all(set(c) == {"id", "status", "found", "fix"} for c in checks.values())
     assert checks["engine"]["status"] == "ok" and "Docker Engine" in checks["engine"]["found"]
     assert checks["compose"]["status"] == "ok"

@@ -38,11 +38,21 @@ BASE_FILES = {
         f"path-exclude /usr/share/{d}/*\n" for d in ("doc", "man", "info", "locale")
     ),
 }
-BASE_REMOVE = ["etc/hostname", "etc/resolv.conf", "var/cache/apt", "var/lib/apt/lists",
-               "var/log/bootstrap.log", "usr/share/doc", "usr/share/man", "usr/share/info",
-               "usr/share/locale"]
-BASE_CHANGES = ["ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
-                'CMD ["bash"]']
+BASE_REMOVE = [
+    "etc/hostname",
+    "etc/resolv.conf",
+    "var/cache/apt",
+    "var/lib/apt/lists",
+    "var/log/bootstrap.log",
+    "usr/share/doc",
+    "usr/share/man",
+    "usr/share/info",
+    "usr/share/locale",
+]
+BASE_CHANGES = [
+    "ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+    'CMD ["bash"]',
+]
 # Files a context gets besides its directory's own: pip in the images needs the host's CA bundle
 # (HTTPS goes through a TLS-inspecting proxy).
 EXTRA_FILES = {"python": {"ca-certificates.crt": Path("/etc/ssl/certs/ca-certificates.crt")}}
@@ -64,15 +74,19 @@ def run(cmd, **kwargs):
 def current_hash(tag):
     """The hash label of a local image, or None if there is no such image."""
     fmt = f'{{{{index .Config.Labels "{LABEL}"}}}}'
-    proc = subprocess.run(["docker", "image", "inspect", "-f", fmt, tag],
-                          capture_output=True, text=True)
+    proc = subprocess.run(
+        ["docker", "image", "inspect", "-f", fmt, tag], capture_output=True, text=True
+    )
     return proc.stdout.strip() if proc.returncode == 0 else None
 
 
 def context_files(slot):
     """Relative name -> path of every file in a slot's build context."""
-    files = {str(p.relative_to(HERE / slot)): p for p in sorted((HERE / slot).rglob("*"))
-             if p.is_file() and "__pycache__" not in p.parts}
+    files = {
+        str(p.relative_to(HERE / slot)): p
+        for p in sorted((HERE / slot).rglob("*"))
+        if p.is_file() and "__pycache__" not in p.parts
+    }
     for name, path in EXTRA_FILES.get(slot, {}).items():
         if not path.is_file():
             raise BuildError(f"{slot}: {path} is missing")
@@ -112,8 +126,10 @@ def context_tar(files):
 
 def build_base(digest):
     if os.geteuid() != 0 or not shutil.which("debootstrap"):
-        raise BuildError("building the Debian base needs root and debootstrap "
-                         "(run .ci/provision-docker.sh as root)")
+        raise BuildError(
+            "building the Debian base needs root and debootstrap "
+            "(run .ci/provision-docker.sh as root)"
+        )
     with tempfile.TemporaryDirectory(prefix="mlstack-e2e-") as tmp:
         root = Path(tmp, "rootfs")
         run(["debootstrap", *DEBOOTSTRAP, root, MIRROR])
@@ -133,8 +149,11 @@ def build_base(digest):
 
 
 def build_slot(tag, files, digest):
-    run(["docker", "build", "--force-rm", "--label", f"{LABEL}={digest}", "-t", tag, "-"],
-        input=context_tar(files), env={**os.environ, "DOCKER_BUILDKIT": "0"})
+    run(
+        ["docker", "build", "--force-rm", "--label", f"{LABEL}={digest}", "-t", tag, "-"],
+        input=context_tar(files),
+        env={**os.environ, "DOCKER_BUILDKIT": "0"},
+    )
 
 
 def main():

@@ -10,9 +10,13 @@ import shlex
 import sys
 
 command = [
-    "jupyter", os.environ.get("DOCKER_STACKS_JUPYTER_CMD", "lab"),
-    "--ip=0.0.0.0", f"--port={os.environ.get('JUPYTER_PORT', '8888')}", "--no-browser",
-    *shlex.split(os.environ.get("NOTEBOOK_ARGS", "")), *sys.argv[1:],
+    "jupyter",
+    os.environ.get("DOCKER_STACKS_JUPYTER_CMD", "lab"),
+    "--ip=0.0.0.0",
+    f"--port={os.environ.get('JUPYTER_PORT', '8888')}",
+    "--no-browser",
+    *shlex.split(os.environ.get("NOTEBOOK_ARGS", "")),
+    *sys.argv[1:],
 ]
 print("Executing:", shlex.join(command), flush=True)
 os.execvp(command[0], command)
