@@ -30,7 +30,8 @@ class Answers:
     name: str
     components: tuple[str, ...] = DEFAULT_COMPONENTS
     gpu: Any = "none"  # none | all | count | tuple of device ids
-    gpu_services: tuple[str, ...] | None = None  # None: every GPU-capable service
+    # None: every GPU-capable service; a mapping gives services their own devices
+    gpu_services: tuple[str, ...] | dict[str, Any] | None = None
     shm_size: str | None = None
     python: str = DEFAULT_PYTHON
     cuda: str = DEFAULT_CUDA
@@ -48,10 +49,10 @@ def spec_document(answers: Answers) -> dict[str, Any]:
         "python": answers.python,
         "cuda": answers.cuda,
     }
-    gpu: dict[str, Any] = {
-        "devices": list(answers.gpu) if isinstance(answers.gpu, tuple) else answers.gpu
-    }
-    if answers.gpu_services is not None:
+    gpu: dict[str, Any] = {"devices": _devices(answers.gpu)}
+    if isinstance(answers.gpu_services, dict):
+        gpu["services"] = {k: _devices(v) for k, v in answers.gpu_services.items()}
+    elif answers.gpu_services is not None:
         gpu["services"] = list(answers.gpu_services)
     doc["gpu"] = gpu
     if answers.shm_size:
@@ -63,6 +64,10 @@ def spec_document(answers: Answers) -> dict[str, Any]:
     if build:
         doc["build"] = build
     return doc
+
+
+def _devices(value: Any) -> Any:
+    return list(value) if isinstance(value, tuple) else value
 
 
 def parse_gpu(value: str) -> Any:

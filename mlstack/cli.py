@@ -86,7 +86,9 @@ def init(
     ),
     name: str | None = typer.Option(None, help="Project name (compose project)."),
     with_: str | None = typer.Option(None, "--with", help="Components, comma-separated."),
-    gpu: str | None = typer.Option(None, help="none | all | COUNT | IDS (0,1)."),
+    gpu: list[str] = typer.Option(
+        [], help="none | all | COUNT | IDS (0,1); SERVICE=SPEC for one service (repeatable)."
+    ),
     gpu_services: str | None = typer.Option(None, help="GPU services, comma-separated."),
     shm_size: str | None = typer.Option(None, help="/dev/shm for training and notebooks, e.g. 8g."),
     python: str | None = typer.Option(None, help="Python version of built images, e.g. 3.12."),

@@ -16,6 +16,7 @@ from mlstack.spec import StackSpec
 NETWORK = "backend"
 CA_SECRET = "pip_ca"
 HEALTHY = {"condition": "service_healthy"}
+MISSING_SECRET = "run mlstack render to create .env"
 
 
 @dataclass(frozen=True)
@@ -69,7 +70,9 @@ def build_compose(spec: StackSpec, catalog: Catalog, dev: Rules, prod: Rules) ->
     frags = [catalog[name] for name in spec.components]
     base = {
         "name": spec.name,
-        "services": {f.name: _base_service(f, spec, catalog) for f in frags},
+        "services": {
+            f.name: _require(_base_service(f, spec, catalog), _secrets(frags)) for f in frags
+        },
         "networks": {NETWORK: {}},
     }
     volumes = {vol: {} for f in frags for vol in f.volumes}
@@ -120,6 +123,22 @@ def _base_service(frag: Fragment, spec: StackSpec, catalog: Catalog) -> dict[str
         service["depends_on"] = depends
     service["networks"] = [NETWORK]
     return service
+
+
+def _secrets(frags: list[Fragment]) -> list[str]:
+    return [name for f in frags for name in f.secrets]
+
+
+def _require(value: Any, secrets: list[str]) -> Any:
+    """Make every ``${SECRET}`` required, so plain `docker compose` without .env says why."""
+    if isinstance(value, dict):
+        return {k: _require(v, secrets) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_require(v, secrets) for v in value]
+    if isinstance(value, str):
+        for name in secrets:
+            value = value.replace(f"${{{name}}}", f"${{{name}:?{MISSING_SECRET}}}")
+    return value
 
 
 def _build(frag: Fragment, spec: StackSpec) -> dict[str, Any]:

@@ -38,6 +38,17 @@ def host_defaults() -> dict[str, Any]:
     }
 
 
+def _gpu_flags(values: list[str], services: str | None, default: Any) -> dict[str, Any]:
+    """``--gpu all --gpu trainer=0,1``: a default for GPU services, and per-service choices."""
+    plain = [v for v in values if "=" not in v]
+    per_service = parse_pairs([v for v in values if "=" in v], "--gpu", parse_gpu)
+    devices = parse_gpu(plain[-1]) if plain else default
+    chosen: Any = split_list(services) if services else None
+    if per_service:
+        chosen = {**dict.fromkeys(chosen or (), devices), **per_service}
+    return {"gpu": devices, "gpu_services": chosen}
+
+
 def gather_answers(root: Path, flags: dict[str, Any], interactive: bool) -> Answers:
     """Answers from flags; the wizard asks whatever the flags left open unless ``--yes``."""
     given = {k for k, v in flags.items() if v not in (None, [])}
@@ -45,8 +56,7 @@ def gather_answers(root: Path, flags: dict[str, Any], interactive: bool) -> Answ
     values = {
         "name": flags["name"] or default_name(root),
         "components": split_list(flags["with_"]) if flags["with_"] else host["components"],
-        "gpu": parse_gpu(flags["gpu"]) if flags["gpu"] else host["gpu"],
-        "gpu_services": split_list(flags["gpu_services"]) if flags["gpu_services"] else None,
+        **_gpu_flags(flags["gpu"], flags["gpu_services"], host["gpu"]),
         "shm_size": flags["shm_size"],
         "python": flags["python"] or DEFAULT_PYTHON,
         "cuda": flags["cuda"] or host["cuda"],

@@ -144,7 +144,9 @@ def up(
             f"not in this stack: {', '.join(unknown)}",
             f"choose among: {', '.join(stack.spec.components)}",
         )
-    preflight(stack, targets)
+    for check in preflight(stack, targets):
+        if check.status != "ok":
+            console.say(f"warning: {check.id}: {check.found}\n  fix: {check.fix}")
     to_build, to_pull = images_to_get(stack, targets, build)
     if to_pull:
         console.say(f"pulling: {', '.join(to_pull)}")

@@ -247,3 +247,44 @@ def test_gpu_request_without_gpu_runtime_fails_preflight(small_stack):
     assert "gpu.runtime: api ask for a GPU, but Docker has no NVIDIA runtime" in done.stderr
     assert "nvidia-ctk runtime configure" in done.stderr
     assert compose(root, "ps", "-a", "-q").stdout.strip() == ""
+
+
+def test_ctrl_c_stops_waiting_and_says_what_is_running(small_stack):
+    import signal
+    import sys
+
+    root = small_stack("e2ectrlc", "redis,broken", {"redis": 26384})
+    proc = subprocess.Popen([sys.executable, "-m", "mlstack", "-C", str(root), "up",
+                             "--timeout", "120"], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    while compose(root, "ps", "-q", "redis").stdout.strip() == "":
+        assert time.monotonic() < deadline, "redis never started"
+        time.sleep(0.5)
+    time.sleep(1)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, out + err
+    assert "stopped waiting. Running now:" in out
+    assert "redis" in out and "mlstack down" in out
+
+
+@pytest.fixture()
+def mlflow_image(full_stack):
+    image = f"{PROJECT}-mlflow"
+    if subprocess.run(["docker", "image", "inspect", image], capture_output=True).returncode:
+        assert compose(full_stack, "build", "mlflow").returncode == 0
+    return image
+
+
+def test_ca_bundle_is_used_for_builds_but_never_stored_in_an_image(mlflow_image):
+    inspect = json.loads(subprocess.run(["docker", "image", "inspect", mlflow_image],
+                                        capture_output=True, text=True, check=True).stdout)[0]
+    assert not any("PIP_CERT" in e for e in inspect["Config"]["Env"])
+    history = subprocess.run(["docker", "history", "--no-trunc", mlflow_image],
+                             capture_output=True, text=True, check=True).stdout
+    assert "/run/secrets/pip_ca" in history  # the install step read the secret...
+    done = subprocess.run(["docker", "run", "--rm", "--entrypoint", "sh", mlflow_image, "-c",
+                           "ls -A /run/secrets 2>/dev/null"], capture_output=True, text=True,
+                          check=False)
+    assert done.stdout == ""  # ...which left no file in the image (at most an empty mount point)
