@@ -7,6 +7,7 @@ anything. Each check gets what it needs as arguments and never raises.
 from __future__ import annotations
 
 import shutil
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -171,13 +172,22 @@ def check_shm(services: dict[str, dict]) -> Check:
     return Check("shm", OK, f"shm_size {found}")
 
 
-def check_ports(ports: list[Published], own: dict[int, str]) -> Check:
-    """Every host port the profile publishes is free, or held by this stack already."""
+def check_ports(
+    ports: list[Published],
+    own: dict[int, str],
+    container_on: Callable[[int], str | None] = lambda _: None,
+) -> Check:
+    """Every host port the profile publishes is free, or held by this stack already.
+
+    A port Docker publishes for another container is named by that container (its process is
+    only Docker's proxy); any other holder by its process, read from /proc.
+    """
     held = []
     for item in ports:
         if item.port in own or port_is_free(item.port, item.address or "0.0.0.0"):
             continue
-        holder = port_holder(item.port) or "another process"
+        holder = container_on(item.port)
+        holder = f"container {holder}" if holder else port_holder(item.port) or "another process"
         held.append(f"{item.port} ({item.service}) is held by {holder}")
     listed = ", ".join(f"{p.service}:{p.port}" for p in ports) or "none"
     if held:

@@ -59,9 +59,9 @@ def run_doctor(root: Path, profile: str = "dev") -> list[Check]:
     scan = scan_gpus()
     services = long_running(spec, catalog)
     ports = published_ports(root, spec, catalog, profile)
-    states = {}
+    states, container_on = {}, lambda _: None
     if engine is not None and info is not None and version is not None:
-        states = engine.states()
+        states, container_on = engine.states(), engine.container_on_port
     own = {
         p.port: p.service
         for p in ports
@@ -76,7 +76,7 @@ def run_doctor(root: Path, profile: str = "dev") -> list[Check]:
         check_gpu_runtime(spec, info),
         check_gpu_cuda(spec, scan),
         check_shm(result.model.base["services"]),
-        check_ports(ports, own),
+        check_ports(ports, own, container_on),
         check_disk(info.docker_root_dir if info else None, missing),
         check_files([step.file.path for step in result.drift]),
     ]

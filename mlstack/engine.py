@@ -169,17 +169,20 @@ class Engine:
             ) from exc
 
     def container_on_port(self, port: int) -> str | None:
-        """The name of a running container publishing ``port``, if any."""
+        """The running container publishing ``port`` (and its compose project), if any."""
         out = self._run(
             "ps",
             "--filter",
             f"publish={port}",
             "--format",
-            '{{.Names}} ({{.Label "com.docker.compose.project"}})',
+            '{{.Names}}\t{{.Label "com.docker.compose.project"}}',
             what="docker ps failed",
             fix=START_ENGINE,
         )
-        return out.strip().splitlines()[0] if out.strip() else None
+        if not out.strip():
+            return None
+        name, _, project = out.strip().splitlines()[0].partition("\t")
+        return f"{name} (compose project {project})" if project else name
 
     def pull(self, reference: str) -> None:
         """Pull one image, with a fix that names the mirror setting when the registry is away."""

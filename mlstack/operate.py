@@ -101,7 +101,11 @@ def preflight(stack: Stack, services: list[str]) -> list[Check]:
         for p in published_ports(stack.root, stack.spec, stack.catalog, stack.profile)
         if p.service in services
     ]
-    checks.append(check_ports(ports, own_ports(stack, ports, stack.engine.states())))
+    checks.append(
+        check_ports(
+            ports, own_ports(stack, ports, stack.engine.states()), stack.engine.container_on_port
+        )
+    )
     if any(stack.spec.uses_gpu(s) for s in services):
         from mlstack.host import scan_gpus
 
