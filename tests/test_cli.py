@@ -106,11 +106,44 @@ def test_shm_size_and_cuda_flags_reach_notebooks_and_training(
     assert "whl/cu126" in (root / "trainer" / "requirements.txt").read_text()
 
 
+def reservations(root: Path) -> dict[str, list[dict[str, Any]]]:
+    services = load_yaml(root / "compose.yaml")["services"]
+    return {
+        name: svc["deploy"]["resources"]["reservations"]["devices"]
+        for name, svc in services.items()
+        if "deploy" in svc
+    }
+
+
+def nvidia(**request: Any) -> list[dict[str, Any]]:
+    return [{"driver": "nvidia", **request, "capabilities": ["gpu"]}]
+
+
+def test_per_service_gpu_flag_alone(tmp_path: Path, make_stack: Any) -> None:
+    root = make_stack(tmp_path, "--with", "api,trainer", "--gpu", "trainer=0,1")
+    assert reservations(root) == {"trainer": nvidia(device_ids=["0", "1"])}
+
+
+def test_per_service_gpu_flag_keeps_the_default_for_the_others(
+    tmp_path: Path, make_stack: Any
+) -> None:
+    # BUG: initflow._gpu_flags says `--gpu all --gpu trainer=0,1` is "a default for GPU
+    # services, and per-service choices", but without --gpu-services it writes
+    # `gpu: {devices: all, services: {trainer: ["0", "1"]}}`, and a services mapping lists
+    # every GPU service (spec._gpu ignores `devices` then): the api silently gets no GPU
+    # although the user asked for `--gpu all`. Fix: in _gpu_flags, when per-service specs come
+    # with a plain --gpu and no --gpu-services, start the mapping from every GPU-capable
+    # component of the stack with the plain value (initflow needs the catalog for that), e.g.
+    # chosen = {**dict.fromkeys(capable, devices), **per_service}.
+    root = make_stack(tmp_path, "--with", "api,trainer", "--gpu", "all", "--gpu", "trainer=0,1")
+    assert reservations(root) == {
+        "api": nvidia(count="all"),
+        "trainer": nvidia(device_ids=["0", "1"]),
+    }
+
+
 @pytest.mark.parametrize("component", ALL)
 def test_every_component_inits_on_its_own(tmp_path: Path, cli: Any, component: str) -> None:
-    # BUG (trainer): `mlstack init --yes --with trainer` on a machine without a GPU is an
-    # internal error (KeyError('python'), exit 1): see test_compose.py
-    # test_trainer_alone_builds_on_python_slim for the cause and the fix.
     result = cli("-C", tmp_path, "init", "--yes", "--with", component)
     assert result.exit_code == 0, result.output
     assert component in load_yaml(tmp_path / "compose.yaml")["services"]

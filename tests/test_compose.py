@@ -8,6 +8,7 @@ changes the wiring shows up as a test failure.
 from __future__ import annotations
 
 import itertools
+import json
 import re
 import shutil
 from pathlib import Path
@@ -16,7 +17,7 @@ from typing import Any
 import pytest
 
 from mlstack.catalog import load_catalog, load_rules
-from mlstack.compose import ComposeModel, build_compose
+from mlstack.compose import MISSING_SECRET, ComposeModel, build_compose
 from mlstack.dockerfiles import dockerfile
 from mlstack.spec import StackSpec, spec_from_document
 
@@ -38,12 +39,22 @@ USES = {
     "qdrant": set(),
     "redis": set(),
 }
+
+
+def secret(name: str) -> str:
+    """A secret from .env, required: plain `docker compose` without .env says how to fix it."""
+    return f"${{{name}:?{MISSING_SECRET}}}"
+
+
 PROVIDES = {
-    "redis": {"REDIS_URL": "redis://:${REDIS_PASSWORD}@redis:6379/0"},
-    "postgres": {"DATABASE_URL": "postgresql://app:${POSTGRES_PASSWORD}@postgres:5432/app"},
-    "qdrant": {"QDRANT_URL": "http://qdrant:6333", "QDRANT_API_KEY": "${QDRANT_API_KEY}"},
+    "redis": {"REDIS_URL": f"redis://:{secret('REDIS_PASSWORD')}@redis:6379/0"},
+    "postgres": {
+        "DATABASE_URL": f"postgresql://app:{secret('POSTGRES_PASSWORD')}@postgres:5432/app"
+    },
+    "qdrant": {"QDRANT_URL": "http://qdrant:6333", "QDRANT_API_KEY": secret("QDRANT_API_KEY")},
     "mlflow": {"MLFLOW_TRACKING_URI": "http://mlflow:5000"},
 }
+SECRETS = ("JUPYTER_TOKEN", "POSTGRES_PASSWORD", "QDRANT_API_KEY", "REDIS_PASSWORD")
 PORTS = {
     "api": 8000,
     "jupyter": 8888,
@@ -100,7 +111,7 @@ def test_mlflow_keeps_its_runs_in_postgres_when_the_stack_has_it() -> None:
     _, model = build(["mlflow", "postgres"])
     services = model.base["services"]
     assert services["mlflow"]["environment"]["MLFLOW_BACKEND_STORE_URI"] == (
-        "postgresql+psycopg2://app:${POSTGRES_PASSWORD}@postgres:5432/mlflow"
+        f"postgresql+psycopg2://app:{secret('POSTGRES_PASSWORD')}@postgres:5432/mlflow"
     )
     assert services["postgres"]["environment"]["POSTGRES_EXTRA_DATABASES"] == "mlflow"
     spec, _ = build(["mlflow", "postgres"])
@@ -335,15 +346,19 @@ def test_default_images_are_pinned() -> None:
 
 
 def test_trainer_alone_builds_on_python_slim() -> None:
-    # BUG: without a GPU the trainer's Dockerfile uses the `python` image slot
-    # (dockerfiles._trainer), but only stacks/api.yaml declares that slot and
-    # compose.image_defaults only collects the slots of the stack's own components: a stack
-    # with the trainer and no api dies with KeyError('python') (`mlstack init --yes --with
-    # trainer` on any machine without a GPU: "internal error", exit 1). Fix: add
-    # `python: python:{python}-slim` to the `images:` of stacks/trainer.yaml (or let
-    # image_defaults collect the slots of the whole catalog).
+    # Was a bug (KeyError('python'): only stacks/api.yaml declared the slot); fixed in 991106f.
     spec, _ = build(["trainer", "redis"])
     assert from_lines(dockerfile("trainer", spec, CATALOG)) == ["python:3.12-slim"]
+
+
+def test_every_secret_reference_is_required() -> None:
+    _, model = build(ALL)
+    text = json.dumps(model.base)
+    for name in SECRETS:
+        assert secret(name) in text, name
+        assert f"${{{name}}}" not in text, f"{name} is referenced without :?"
+    for doc in (model.dev, model.prod):
+        assert not any(name in json.dumps(doc) for name in SECRETS)
 
 
 def test_same_input_gives_the_same_bytes(
