@@ -43,6 +43,6 @@ def remembered(kind: str, digest: str, compute: Callable[[], Any]) -> Any:
         temp = path.with_suffix(f".{os.getpid()}.tmp")
         temp.write_text(json.dumps(value), encoding="utf-8")
         temp.replace(path)
-    except OSError:
+    except (OSError, TypeError, ValueError):  # e.g. a YAML date: fine, just not cached
         pass
     return value

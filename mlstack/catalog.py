@@ -106,7 +106,12 @@ def load_catalog(project_dir: Path | None = None) -> Catalog:
 
 
 def check_references(catalog: Catalog) -> None:
-    """Every component a fragment requires or uses must exist in the catalog."""
+    """Every component a fragment names, and every image slot it runs, must exist."""
+    slots = {slot for frag in catalog.values() for slot in frag.images}
+    for frag in catalog.values():
+        if frag.image not in slots:
+            raise InputError(frag.source, "image", f"image slot {frag.image!r} has no default",
+                             f"add `images: {{{frag.image}: REGISTRY/IMAGE:TAG}}` to the fragment")
     for frag in catalog.values():
         for key, names in (
             ("requires", frag.requires),

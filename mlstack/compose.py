@@ -45,7 +45,10 @@ def port_variable(component: str) -> str:
 
 
 def image_defaults(spec: StackSpec, catalog: Catalog) -> dict[str, str]:
-    """Every image slot of the stack's fragments with its default reference, placeholders filled."""
+    """Every image slot with its default reference, placeholders filled.
+
+    A slot defined by a component of the stack wins over one defined elsewhere in the catalog.
+    """
     from mlstack.cuda import cuda_image_tag
 
     values = {
@@ -53,11 +56,8 @@ def image_defaults(spec: StackSpec, catalog: Catalog) -> dict[str, str]:
         "cuda_tag": cuda_image_tag(spec.cuda),
         "cuda_major": spec.cuda.split(".")[0],
     }
-    return {
-        slot: ref.format(**values)
-        for name in spec.components
-        for slot, ref in catalog[name].images.items()
-    }
+    frags = [*catalog.values(), *(catalog[name] for name in spec.components)]
+    return {slot: ref.format(**values) for frag in frags for slot, ref in frag.images.items()}
 
 
 def image_ref(spec: StackSpec, catalog: Catalog, slot: str) -> str:

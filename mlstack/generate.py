@@ -79,8 +79,16 @@ def init_project(
         ) from exc
     spec_file = PlannedFile(SPEC_FILE, dump(doc, SPEC_HEADER), SCAFFOLD)
     steps, model = plan_stack(root, spec, catalog, [spec_file])
-    steps[0] = Step(spec_file, Action.CREATE if not (root / SPEC_FILE).exists() else Action.UPDATE)
+    steps[0] = Step(spec_file, _spec_action(root, spec_file))
     return _finish(root, Result(steps, spec, model), force, dry_run)
+
+
+def _spec_action(root: Path, spec_file: PlannedFile) -> Action:
+    """``init --force`` over an existing mlstack.yaml: a conflict, so the old one is kept as .bak."""
+    current = read_text(root / SPEC_FILE)
+    if current is None:
+        return Action.CREATE
+    return Action.IDENTICAL if current == spec_file.content else Action.CONFLICT
 
 
 def render_project(root: Path, force: bool = False, dry_run: bool = False) -> Result:

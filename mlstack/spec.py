@@ -61,7 +61,7 @@ def spec_from_document(data: Any, catalog: Catalog, source: str = SPEC_FILE) -> 
         name=data["name"],
         components=components,
         python=data.get("python", DEFAULT_PYTHON),
-        cuda=_cuda(data.get("cuda", DEFAULT_CUDA), source),
+        cuda=_cuda(data.get("cuda", DEFAULT_CUDA), gpu, source),
         gpu=gpu,
         shm_size=data.get("shm_size", SHM_WITH_GPU if gpu else SHM_WITHOUT_GPU),
         ports=_ports(data.get("ports", {}), components, catalog, source),
@@ -99,8 +99,11 @@ def _gpu(
     devices = _devices(data.get("devices", "none"))
     capable = [c for c in components if catalog[c].gpu]
     chosen = data.get("services", capable)
-    per_service = chosen if isinstance(chosen, dict) else dict.fromkeys(chosen, devices)
-    for name in per_service:
+    if isinstance(chosen, dict):  # per-service choices on top of the default for the others
+        per_service = {**dict.fromkeys(capable, devices), **chosen}
+    else:
+        per_service = dict.fromkeys(chosen, devices)
+    for name in chosen:
         if name not in components or not catalog[name].gpu:
             raise InputError(
                 source,
@@ -118,13 +121,24 @@ def _devices(value: Any) -> Devices:
     return value
 
 
-def _cuda(value: str, source: str) -> str:
-    from mlstack.cuda import parse_cuda_version
+def _cuda(value: str, gpu: dict[str, Devices], source: str) -> str:
+    """A CUDA release NVIDIA's table knows (its image exists), with a PyTorch wheel if needed."""
+    from mlstack.cuda import CUDA_DRIVER_TABLE, parse_cuda_version, torch_wheel_index
 
+    known = list(CUDA_DRIVER_TABLE)
+    fix = f"use a release such as 12.8.1 or 12.6.3 (known: {known[0]} to {known[-1]})"
     try:
-        parse_cuda_version(value)
+        full = ".".join(map(str, parse_cuda_version(value)))
     except ValueError as exc:
-        raise InputError(source, "cuda", str(exc), 'use a version such as "12.8.1"') from exc
+        raise InputError(source, "cuda", str(exc), fix) from exc
+    if full not in CUDA_DRIVER_TABLE:
+        raise InputError(source, "cuda", f"CUDA {value} is not a release NVIDIA ships", fix)
+    if "trainer" in gpu:
+        try:
+            torch_wheel_index(full)
+        except ValueError as exc:
+            raise InputError(source, "cuda", f"{exc} (the GPU trainer installs PyTorch)",
+                             "use 11.8, or 12.1 and later") from exc
     return value
 
 
@@ -142,7 +156,8 @@ def _ports(
             )
     ports = {c: data.get(c, catalog[c].port) for c in components if catalog[c].port}
     seen: dict[int, str] = {}
-    for name, port in ports.items():
+    # the user's own choices last, so a clash names the field they wrote
+    for name, port in sorted(ports.items(), key=lambda item: item[0] in data):
         if port in seen:
             raise InputError(
                 source,
