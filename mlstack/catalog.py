@@ -110,8 +110,12 @@ def check_references(catalog: Catalog) -> None:
     slots = {slot for frag in catalog.values() for slot in frag.images}
     for frag in catalog.values():
         if frag.image not in slots:
-            raise InputError(frag.source, "image", f"image slot {frag.image!r} has no default",
-                             f"add `images: {{{frag.image}: REGISTRY/IMAGE:TAG}}` to the fragment")
+            raise InputError(
+                frag.source,
+                "image",
+                f"image slot {frag.image!r} has no default",
+                f"add `images: {{{frag.image}: REGISTRY/IMAGE:TAG}}` to the fragment",
+            )
     for frag in catalog.values():
         for key, names in (
             ("requires", frag.requires),

@@ -6,7 +6,7 @@ import shutil
 from pathlib import Path
 
 from mlstack.catalog import load_catalog
-from mlstack.errors import EngineError
+from mlstack.errors import EngineError, InputError
 from mlstack.generate import render_project
 from mlstack.stackfiles import BASE, DEV, PROD
 
@@ -32,12 +32,15 @@ def validate_project(root: Path) -> list[str]:
     except EngineError:
         return [*lines, "docker compose config: skipped, Compose v2 is not installed"]
     for label, files in COMBINATIONS.items():
-        engine.compose_files(
-            files,
-            "config",
-            "--quiet",
-            what=f"docker compose config rejects {' + '.join(files)}",
-            fix="fix the file it names, or re-render it: `mlstack render --force`",
-        )
+        try:
+            engine.compose_files(files, "config", "--quiet", what="rejected", fix="")
+        except EngineError as exc:
+            reason = str(exc).split("\n  fix:")[0].removeprefix("rejected: ")
+            raise InputError(
+                " + ".join(files),
+                "",
+                f"docker compose config: {reason}",
+                "fix the file it names, or regenerate it: `mlstack render --force`",
+            ) from exc
         lines.append(f"docker compose config ({label}): ok")
     return lines

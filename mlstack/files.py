@@ -65,34 +65,48 @@ def apply(root: Path, steps: list[Step], record: dict[str, str], force: bool = F
             new_record[step.file.path] = digest(step.file.content)
     if writes or new_record != record:
         writes.append(Step(manifest_file(new_record), Action.UPDATE))
-    staged: list[tuple[Path, Path]] = []
-    made: list[Path] = []
-    try:
-        for step in writes:
-            if step.action is not Action.DELETE:
-                staged.append((_stage(root, step.file, made), root / step.file.path))
-        for step in writes:
-            if step.action is Action.CONFLICT:
-                target = root / step.file.path
-                target.replace(target.with_name(target.name + ".bak"))
-        for temp, target in staged:
-            temp.replace(target)
-        for step in writes:
-            if step.action is Action.DELETE:
-                (root / step.file.path).unlink()
-    except OSError as exc:
-        for temp, _ in staged:
-            temp.unlink(missing_ok=True)
-        for directory in reversed(made):
-            directory.rmdir()
-        raise WriteError(
-            f"{root}: cannot write {exc.filename or ''}: {exc.strerror}\n"
-            "  fix: make the directory writable; nothing was changed"
-        ) from exc
+    staged = _stage_all(root, [s.file for s in writes if s.action is not Action.DELETE])
+    for step in writes:
+        if step.action is Action.CONFLICT:
+            target = root / step.file.path
+            target.replace(target.with_name(target.name + ".bak"))
+    for temp, target in staged:
+        temp.replace(target)
+    for step in writes:
+        if step.action is Action.DELETE:
+            _delete(root, root / step.file.path)
     for step in steps:  # .env stays private even if it was created by hand
         target = root / step.file.path
         if target.exists() and (target.stat().st_mode & 0o777) != step.file.mode:
             target.chmod(step.file.mode)
+
+
+def _stage_all(root: Path, files: list[PlannedFile]) -> list[tuple[Path, Path]]:
+    """Write every file to a temporary beside its target; on failure, remove all of them."""
+    staged: list[tuple[Path, Path]] = []
+    made: list[Path] = []
+    for file in files:
+        try:
+            staged.append((_stage(root, file, made), root / file.path))
+        except OSError as exc:
+            for temp, _ in staged:
+                temp.unlink(missing_ok=True)
+            for directory in reversed(made):
+                directory.rmdir()
+            raise WriteError(
+                f"{root / file.path}: cannot write: {exc.strerror}\n"
+                f"  fix: make {root} writable (and check free space); nothing was changed"
+            ) from exc
+    return staged
+
+
+def _delete(root: Path, path: Path) -> None:
+    """Remove a file, and the directories it leaves empty (up to the stack's root)."""
+    path.unlink()
+    parent = path.parent
+    while parent != root and not any(parent.iterdir()):
+        parent.rmdir()
+        parent = parent.parent
 
 
 def _stage(root: Path, file: PlannedFile, made: list[Path]) -> Path:

@@ -84,7 +84,7 @@ def init_project(
 
 
 def _spec_action(root: Path, spec_file: PlannedFile) -> Action:
-    """``init --force`` over an existing mlstack.yaml: a conflict, so the old one is kept as .bak."""
+    """``init --force`` over an existing mlstack.yaml: a conflict, so it is kept as .bak."""
     current = read_text(root / SPEC_FILE)
     if current is None:
         return Action.CREATE

@@ -89,7 +89,7 @@ def _components(names: list[str], catalog: Catalog, source: str) -> tuple[str, .
                 f"{name} requires {', '.join(missing)}",
                 f"add it: `mlstack add {' '.join(missing)}`",
             )
-    order = list(catalog)  # catalog order is alphabetical: stable output whatever the user wrote
+    order = list(catalog)  # catalog order (shipped, then the user's): stable whatever they wrote
     return tuple(sorted(names, key=order.index))
 
 
@@ -137,8 +137,12 @@ def _cuda(value: str, gpu: dict[str, Devices], source: str) -> str:
         try:
             torch_wheel_index(full)
         except ValueError as exc:
-            raise InputError(source, "cuda", f"{exc} (the GPU trainer installs PyTorch)",
-                             "use 11.8, or 12.1 and later") from exc
+            raise InputError(
+                source,
+                "cuda",
+                f"{exc} (the GPU trainer installs PyTorch)",
+                "use 11.8, or 12.1 and later",
+            ) from exc
     return value
 
 

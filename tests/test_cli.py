@@ -269,3 +269,17 @@ def test_validate_reports_a_bad_spec(tmp_path: Path, make_stack: Any, cli: Any) 
     result = cli("-C", root, "validate")
     assert result.exit_code == 2, result.output
     assert "error: mlstack.yaml: components[1]: unknown component 'reddis'" in result.output
+
+
+def test_validate_names_the_files_compose_rejects(
+    tmp_path: Path, make_stack: Any, cli: Any, require: Any
+) -> None:
+    require("docker compose")
+    root = make_stack(tmp_path, "--with", "api,redis")
+    prod = root / "compose.prod.yaml"
+    prod.write_text(prod.read_text().replace("restart: unless-stopped", "restartt: x", 1))
+    result = cli("-C", root, "validate")
+    assert result.exit_code == 2, result.output
+    assert "error: compose.yaml + compose.prod.yaml: docker compose config:" in result.output
+    assert "'restartt' not allowed" in result.output
+    assert "fix:" in result.output
