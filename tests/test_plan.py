@@ -408,7 +408,7 @@ def test_read_only_directory_fails_cleanly(
     before = tree_state(root)
     result = cli("-C", root, "init", "--yes", "--with", "api,redis")
     assert result.exit_code == 2, result.output
-    first = "mlstack.yaml" if locked == "." else "api/Dockerfile"  # the first file it could not write
+    first = "mlstack.yaml" if locked == "." else "api/Dockerfile"  # first file not writable
     assert f"error: {root / first}: cannot write: Read-only file system" in result.output
     assert f"fix: make {root} writable (and check free space); nothing was changed" in result.output
     assert tree_state(root) == before  # in "subdirectory", root-level files were staged first

@@ -254,9 +254,12 @@ def test_ctrl_c_stops_waiting_and_says_what_is_running(small_stack):
     import sys
 
     root = small_stack("e2ectrlc", "redis,broken", {"redis": 26384})
-    proc = subprocess.Popen([sys.executable, "-m", "mlstack", "-C", str(root), "up",
-                             "--timeout", "120"], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "mlstack", "-C", str(root), "up", "--timeout", "120"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     deadline = time.monotonic() + 60
     while compose(root, "ps", "-q", "redis").stdout.strip() == "":
         assert time.monotonic() < deadline, "redis never started"
@@ -278,13 +281,32 @@ def mlflow_image(full_stack):
 
 
 def test_ca_bundle_is_used_for_builds_but_never_stored_in_an_image(mlflow_image):
-    inspect = json.loads(subprocess.run(["docker", "image", "inspect", mlflow_image],
-                                        capture_output=True, text=True, check=True).stdout)[0]
+    inspect = json.loads(
+        subprocess.run(
+            ["docker", "image", "inspect", mlflow_image], capture_output=True, text=True, check=True
+        ).stdout
+    )[0]
     assert not any("PIP_CERT" in e for e in inspect["Config"]["Env"])
-    history = subprocess.run(["docker", "history", "--no-trunc", mlflow_image],
-                             capture_output=True, text=True, check=True).stdout
+    history = subprocess.run(
+        ["docker", "history", "--no-trunc", mlflow_image],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     assert "/run/secrets/pip_ca" in history  # the install step read the secret...
-    done = subprocess.run(["docker", "run", "--rm", "--entrypoint", "sh", mlflow_image, "-c",
-                           "ls -A /run/secrets 2>/dev/null"], capture_output=True, text=True,
-                          check=False)
+    done = subprocess.run(
+        [
+            "docker",
+            "run",
+            "--rm",
+            "--entrypoint",
+            "sh",
+            mlflow_image,
+            "-c",
+            "ls -A /run/secrets 2>/dev/null",
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert done.stdout == ""  # ...which left no file in the image (at most an empty mount point)
