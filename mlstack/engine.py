@@ -45,6 +45,13 @@ class ServiceState:
     exit_code: int | None = None
 
 
+def engine_fix() -> str:
+    """Start the engine, or, where none is installed, install it first."""
+    if shutil.which("dockerd") is None and not Path("/var/run/docker.sock").exists():
+        return f"no Docker engine is installed here (only the docker CLI): {INSTALL_ENGINE}"
+    return START_ENGINE
+
+
 def docker_words(exc: DockerException) -> str:
     """What Docker said, without python-on-whales' framing."""
     text = (exc.stderr or exc.stdout or "").strip()
@@ -76,7 +83,7 @@ class Engine:
             "--format",
             "{{json .}}",
             what="the Docker engine is not reachable",
-            fix=START_ENGINE,
+            fix=engine_fix(),
         )
         try:
             return parse_docker_info(json.loads(out))
