@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from mlstack.catalog import Catalog, Fragment, Rules
-from mlstack.spec import StackSpec
+from mlstack.spec import StackSpec, size_in_bytes
 
 NETWORK = "backend"
 CA_SECRET = "pip_ca"
@@ -80,11 +80,24 @@ def build_compose(spec: StackSpec, catalog: Catalog, dev: Rules, prod: Rules) ->
         base["volumes"] = volumes
     if spec.ca_bundle and any(f.build for f in frags):
         base["secrets"] = {CA_SECRET: {"file": spec.ca_bundle}}
+    prod_services = {f.name: _variant(f, spec, prod, f.prod) for f in frags}
+    for name, service in prod_services.items():
+        if "shm_size" in base["services"][name]:
+            _room_for_shm(service, spec.shm_size)
     return ComposeModel(
         base=base,
         dev={"services": {f.name: _variant(f, spec, dev, f.dev) for f in frags}},
-        prod={"services": {f.name: _variant(f, spec, prod, f.prod) for f in frags}},
+        prod={"services": prod_services},
     )
+
+
+def _room_for_shm(service: dict[str, Any], shm_size: str) -> None:
+    """/dev/shm is tmpfs and counts against the memory limit: keep the limit above it."""
+    limits = service.get("deploy", {}).get("resources", {}).get("limits", {})
+    if "memory" in limits:
+        wanted = size_in_bytes(shm_size) + 4 * 1024**3
+        if size_in_bytes(str(limits["memory"])) < wanted:
+            limits["memory"] = f"{wanted // 1024**2}m"
 
 
 def _base_service(frag: Fragment, spec: StackSpec, catalog: Catalog) -> dict[str, Any]:

@@ -82,4 +82,7 @@ def to_plain(data: Any) -> Any:
         return {str(k): to_plain(v) for k, v in data.items()}
     if isinstance(data, (list, tuple)):
         return [to_plain(v) for v in data]
+    for kind in (bool, str, int, float):  # ruamel's scalar subclasses keep their quoting style
+        if isinstance(data, kind):
+            return kind(data)
     return data

@@ -388,3 +388,13 @@ def test_same_input_gives_the_same_bytes(
     for path in ours:
         assert ours[path] == theirs[path], path
     assert build(ALL, gpu={"devices": "all"})[1] == build(ALL, gpu={"devices": "all"})[1]
+
+
+def test_prod_memory_limit_leaves_room_for_shm() -> None:
+    _, model = build(("jupyter", "trainer", "redis"), gpu={"devices": "all"}, shm_size="16gb")
+    limits = {
+        n: s["deploy"]["resources"]["limits"]["memory"]
+        for n, s in model.prod["services"].items()
+        if "deploy" in s
+    }
+    assert limits == {"jupyter": "20480m", "redis": "4g"}  # the trainer job has no limit
