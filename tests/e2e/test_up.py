@@ -310,3 +310,16 @@ def test_ca_bundle_is_used_for_builds_but_never_stored_in_an_image(mlflow_image)
         check=False,
     )
     assert done.stdout == ""  # ...which left no file in the image (at most an empty mount point)
+
+
+def test_a_teammates_clone_without_env_comes_up(small_stack):
+    """The onboarding path: the repo has every generated file but not .env (git-ignored)."""
+    root = small_stack("e2eclone", "redis,postgres", {"redis": 26385, "postgres": 25433})
+    (root / ".env").unlink()
+    plain = compose(root, "config", "-q")  # plain compose names what is missing
+    assert plain.returncode != 0 and "run mlstack render to create .env" in plain.stderr
+    done = mlstack(root, "up", "--timeout", "120")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "create            .env" in done.stdout
+    assert (root / ".env").stat().st_mode & 0o777 == 0o600
+    assert "REDIS_PASSWORD=" in (root / ".env").read_text()
