@@ -159,7 +159,7 @@ class Engine:
     def down(self, volumes: bool) -> None:
         """Stop and remove the containers (and the named volumes, if asked)."""
         try:
-            self.docker.compose.down(volumes=volumes, remove_orphans=True)
+            self.docker.compose.down(volumes=volumes, remove_orphans=True, quiet=True)
         except DockerException as exc:
             raise EngineError(
                 f"docker compose down failed: {docker_words(exc)}\n  fix: {START_ENGINE}"
