@@ -20,13 +20,13 @@ from mlstack.checks import (
 )
 from mlstack.engine import Engine, ServiceState
 from mlstack.envfile import ENV_FILE, parse_env
-from mlstack.errors import EngineError, PreflightError, UnhealthyError
+from mlstack.errors import EngineError, InputError, PreflightError, UnhealthyError
 from mlstack.files import read_text
 from mlstack.generate import render_project
 from mlstack.health import ServiceReport, wait_for
 from mlstack.hints import hints_for
 from mlstack.probes import Probe
-from mlstack.spec import StackSpec
+from mlstack.spec import StackSpec, load_spec
 from mlstack.stackview import Published, long_running, published_ports
 
 
@@ -43,14 +43,15 @@ class Stack:
 
 def open_stack(root: Path, profile: str, render: bool = False) -> Stack:
     """Load the stack (rendering first when asked: a fresh clone gets its .env here)."""
-    if render:
-        changed = [s for s in render_project(root).steps if s.writes]
-        for step in changed:
-            console.say(f"  {step}")
     catalog = load_catalog(root)
-    from mlstack.spec import load_spec
-
-    spec = load_spec(root, catalog)
+    if render:
+        result = render_project(root)
+        for step in result.steps:
+            if step.writes:
+                console.say(f"  {step}")
+        spec = result.spec
+    else:
+        spec = load_spec(root, catalog)
     return Stack(root, spec, catalog, Engine(root, profile), profile)
 
 
@@ -140,8 +141,6 @@ def up(
     targets = services or long_running(stack.spec, stack.catalog)
     unknown = [s for s in targets if s not in stack.spec.components]
     if unknown:
-        from mlstack.errors import InputError
-
         raise InputError(
             "mlstack up",
             "--service",
