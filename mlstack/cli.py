@@ -123,9 +123,10 @@ def init(
     result = init_project(root, answers, force=force, dry_run=dry_run)
     _print_steps(result.steps)
     if not dry_run:
+        run = "mlstack" if root == STATE["dir"] else f"mlstack -C {root}"
         typer.echo(
             f"\nStack {result.spec.name!r} is ready in {root}. Next: "
-            f"`mlstack up` (or `mlstack doctor` to check this machine first)."
+            f"`{run} up` (or `{run} doctor` to check this machine first)."
         )
 
 
