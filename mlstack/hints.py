@@ -32,6 +32,11 @@ HINTS = [
         "a volume or bind mount is owned by another user than the container's: "
         "check ownership (`docker compose exec SERVICE id`), or recreate the volume",
     ),
+    (
+        "password authentication failed",
+        "the database volume keeps the password it was created with; .env's POSTGRES_PASSWORD "
+        "differs now: restore the old .env, or `mlstack down --volumes --yes` to start empty",
+    ),
     ("address already in use", "a port is taken: set the service's *_HOST_PORT in .env"),
     ("port is already allocated", "a port is taken: set the service's *_HOST_PORT in .env"),
     ("out of memory", "raise the memory limit (deploy.resources.limits.memory) or Docker's memory"),
