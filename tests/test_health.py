@@ -232,6 +232,7 @@ def test_probe_of_a_closed_port_says_so():
             False,
             "MLFLOW_SERVER_ALLOWED_HOSTS",
         ),
+        ('FATAL:  password authentication failed for user "app"', 1, False, "restore the old"),
         (
             "Error starting userland proxy: listen tcp4 0.0.0.0:5432: bind: address already in use",
             1,
