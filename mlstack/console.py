@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from typing import Any
 
 from rich.console import Console
@@ -125,8 +124,3 @@ def checks_table(checks: list[Check]) -> Table:
 def say(message: str) -> None:
     """A line of progress."""
     out.print(message, markup=False)
-
-
-def flush() -> None:
-    """Make sure output is visible before a long step."""
-    sys.stdout.flush()
