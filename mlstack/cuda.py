@@ -249,3 +249,18 @@ def torch_wheel_index(cuda: str | None) -> str:
 def torch_index_url(cuda: str | None) -> str:
     """Return the ``--index-url`` for PyTorch wheels matching ``cuda`` (CPU wheels for ``None``)."""
     return f"https://download.pytorch.org/whl/{torch_wheel_index(cuda)}"
+
+
+def trainable_native_releases(driver: str) -> list[str]:
+    """CUDA releases ``driver`` runs natively that PyTorch ships wheels for, newest first."""
+    have = parse_driver_version(driver)
+    found = []
+    for version, _, needed in reversed(_ROWS):
+        if have < needed:
+            continue
+        try:
+            torch_wheel_index(_fmt(version))
+        except ValueError:
+            continue
+        found.append(_fmt(version))
+    return found

@@ -24,7 +24,7 @@ def host_defaults() -> dict[str, Any]:
     With a GPU: all of them, the newest CUDA its driver runs natively, and the training job;
     without one: CPU images.
     """
-    from mlstack.cuda import newest_native_cuda
+    from mlstack.cuda import trainable_native_releases
     from mlstack.host import scan_gpus
 
     scan = scan_gpus()
@@ -32,7 +32,7 @@ def host_defaults() -> dict[str, Any]:
         return {"gpu": "none", "cuda": DEFAULT_CUDA, "components": DEFAULT_COMPONENTS, "scan": scan}
     return {
         "gpu": "all",
-        "cuda": newest_native_cuda(scan.driver) or DEFAULT_CUDA,
+        "cuda": next(iter(trainable_native_releases(scan.driver)), DEFAULT_CUDA),
         "components": (*DEFAULT_COMPONENTS, "trainer"),
         "scan": scan,
     }

@@ -51,6 +51,8 @@ def run_wizard(values: dict[str, Any], given: set[str], scan: GpuScan) -> dict[s
         )
     if "gpu" not in given:
         out["gpu"] = _ask_gpu(values["gpu"], scan)
+    if out["gpu"] != "none" and "cuda" not in given and scan.driver:
+        out["cuda"] = _ask_cuda(values["cuda"], scan.driver)
     if out["gpu"] != "none" and "shm_size" not in given:
         out["shm_size"] = _ask(
             questionary.text("/dev/shm size for training and notebooks:", default="8gb")
@@ -62,6 +64,24 @@ def run_wizard(values: dict[str, Any], given: set[str], scan: GpuScan) -> dict[s
             )
         )
     return out
+
+
+def _ask_cuda(default: str, driver: str) -> str:
+    """Offer the CUDA releases the driver runs natively, newest first, and say what they give."""
+    from mlstack.cuda import cuda_image_tag, torch_wheel_index, trainable_native_releases
+
+    offered = trainable_native_releases(driver)[:6] or [default]
+    cuda = _ask(
+        questionary.select(
+            f"CUDA version (driver {driver} runs these natively):",
+            choices=offered,
+            default=default if default in offered else offered[0],
+        )
+    )
+    questionary.print(
+        f"GPU images: nvidia/cuda:{cuda_image_tag(cuda)}, PyTorch wheels: {torch_wheel_index(cuda)}"
+    )
+    return cuda
 
 
 def _ask_gpu(default: Any, scan: GpuScan) -> Any:

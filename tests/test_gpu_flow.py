@@ -98,3 +98,44 @@ def test_doctor_json_on_a_gpu_host_without_nvidia_runtime(fake_smi, tmp_path):
     if checks["engine"]["status"] == "ok":  # a real engine here has no NVIDIA runtime
         assert checks["gpu.runtime"]["status"] == "fail"
         assert done.exit_code == 1
+
+
+def test_wizard_offers_the_gpus_and_the_cuda_the_driver_runs(fake_smi, tmp_path):
+    """The wizard in a pseudo-terminal on a host whose nvidia-smi shows one H100 (570 driver)."""
+    import sys
+
+    import pexpect
+
+    fake_smi("nvidia-smi-query-h100-x1.csv")
+    root = tmp_path / "gpu-stack"
+    child = pexpect.spawn(
+        sys.executable,
+        ["-m", "mlstack", "-C", str(root), "init"],
+        env={**os.environ, "TERM": "xterm"},
+        dimensions=(40, 120),
+        timeout=60,
+        encoding="utf-8",
+    )
+    child.expect("Project name:")
+    child.send("\r")
+    child.expect("Components")
+    child.expect("trainer")
+    child.send("\r")  # the defaults: the trainer is in, a GPU was found
+    child.expect(r"GPUs found \(driver 570.124.06\): 0: NVIDIA H100 80GB HBM3")
+    child.expect("GPUs for the GPU services:")
+    child.send("\r")  # all
+    child.expect(r"CUDA version \(driver 570.124.06 runs these natively\):")
+    child.expect("12.6.3")
+    child.send("\r")  # the newest: 12.8.1
+    child.expect("GPU images: nvidia/cuda:12.8.1-cudnn-runtime-ubuntu24.04, PyTorch wheels: cu128")
+    child.expect("/dev/shm size")
+    child.send("\r")
+    child.expect("Python version")
+    child.send("\r")
+    child.expect("is ready in")
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 0
+    spec = (root / "mlstack.yaml").read_text()
+    assert "cuda: 12.8.1" in spec and "devices: all" in spec and "- trainer" in spec
+    assert "shm_size: 8gb" in spec
