@@ -109,25 +109,15 @@ def _base_service(frag: Fragment, spec: StackSpec, catalog: Catalog) -> dict[str
     for name in present:
         body = overlay(body, frag.with_.get(name, {}).get("service", {}))
     service.update(copy.deepcopy(body))
-    env = service.setdefault("environment", {})
-    for name in present:
-        env.update(catalog[name].provides)
-    if frag.name == "postgres":
-        databases = [
-            catalog[n].database
-            for n in spec.components
-            if "postgres" in catalog[n].uses and catalog[n].database
-        ]
-        env["POSTGRES_EXTRA_DATABASES"] = ",".join(databases)
+    env = {**service.get("environment", {}), **_environment(frag, spec, catalog, present)}
+    if env:
+        service["environment"] = env
     if spec.uses_gpu(frag.name):
-        env["NVIDIA_DRIVER_CAPABILITIES"] = "compute,utility"
         service["deploy"] = {
             "resources": {"reservations": {"devices": [_gpu_request(spec.gpu[frag.name])]}}
         }
     if frag.shm or spec.uses_gpu(frag.name):
         service["shm_size"] = spec.shm_size
-    if not env:
-        del service["environment"]
     mounts = [f"{vol}:{path}" for vol, path in frag.volumes.items()]
     if mounts or "volumes" in service:
         service["volumes"] = mounts + service.get("volumes", [])
@@ -136,6 +126,23 @@ def _base_service(frag: Fragment, spec: StackSpec, catalog: Catalog) -> dict[str
         service["depends_on"] = depends
     service["networks"] = [NETWORK]
     return service
+
+
+def _environment(
+    frag: Fragment, spec: StackSpec, catalog: Catalog, present: list[str]
+) -> dict[str, str]:
+    """What mlstack adds to a service's environment: the settings of what it uses, and more."""
+    env = {key: value for name in present for key, value in catalog[name].provides.items()}
+    if frag.name == "postgres":  # the databases other components asked for (initdb script)
+        databases = [
+            catalog[n].database
+            for n in spec.components
+            if "postgres" in catalog[n].uses and catalog[n].database
+        ]
+        env["POSTGRES_EXTRA_DATABASES"] = ",".join(databases)
+    if spec.uses_gpu(frag.name):
+        env["NVIDIA_DRIVER_CAPABILITIES"] = "compute,utility"
+    return env
 
 
 def _secrets(frags: list[Fragment]) -> list[str]:

@@ -5,7 +5,7 @@ Each reads the disk once, plans every file as data, checks everything, then writ
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -42,7 +42,7 @@ class Result:
 
 
 def plan_stack(
-    root: Path, spec: StackSpec, catalog: Catalog, extra: list[PlannedFile] = ()
+    root: Path, spec: StackSpec, catalog: Catalog, extra: Sequence[PlannedFile] = ()
 ) -> tuple[list[Step], ComposeModel]:
     """Plan every file of the stack against what is on disk now."""
     model = build_compose(spec, catalog, load_rules("dev"), load_rules("prod"))
@@ -99,8 +99,8 @@ def render_project(root: Path, force: bool = False, dry_run: bool = False) -> Re
 
 def change_components(
     root: Path,
-    add: list[str] = (),
-    remove: list[str] = (),
+    add: Sequence[str] = (),
+    remove: Sequence[str] = (),
     force: bool = False,
     dry_run: bool = False,
 ) -> Result:
@@ -161,9 +161,8 @@ def _load_doc(root: Path, loader: Callable[[Path, str], Any]) -> Any:
 
 def _drop_stale_choices(doc: Any, removed: set[str]) -> None:
     """Forget per-component choices (ports, GPU services) of removed components."""
-    for key in ("ports",):
-        for name in removed & set(doc.get(key, {})):
-            del doc[key][name]
+    for name in removed & set(doc.get("ports", {})):
+        del doc["ports"][name]
     services = doc.get("gpu", {}).get("services")
     if isinstance(services, list):
         for name in removed & set(services):
