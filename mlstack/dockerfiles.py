@@ -58,7 +58,9 @@ def requirements(template: str, spec: StackSpec) -> list[str] | None:
 
         cuda = spec.cuda if spec.uses_gpu("trainer") else None
         variant = torch_wheel_index(cuda) if cuda else "cpu"
-        return [f"--extra-index-url {torch_index_url(cuda)}", f"torch=={TORCH[variant]}", *clients]
+        # the local version (+cu128, +cpu) is only on PyTorch's index, never PyPI's build
+        torch = f"torch=={TORCH[variant]}+{variant}"
+        return [f"--extra-index-url {torch_index_url(cuda)}", torch, *clients]
     return None
 
 

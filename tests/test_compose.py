@@ -273,7 +273,8 @@ def test_prod_hardens_every_service_and_publishes_only_the_api() -> None:
             continue
         assert service["restart"] == "unless-stopped", name
         assert service["logging"]["options"]["max-size"] == "10m", name
-        assert service.get("read_only", False) is (name in ("api", "redis", "postgres")), name
+        read_only = name in ("api", "redis", "postgres", "mlflow")
+        assert service.get("read_only", False) is read_only, name
         if service.get("read_only"):
             assert service["tmpfs"], f"{name} is read-only without a writable /tmp"
 
