@@ -61,6 +61,12 @@ def test_api_ready_reaches_every_dependency(full_stack):
     }
 
 
+def test_logs_of_one_service(full_stack):
+    done = mlstack(full_stack, "logs", "redis")
+    assert done.returncode == 0, done.stderr
+    assert "Ready to accept connections" in done.stdout
+
+
 def log_mlflow_run(root, name):
     code = (
         "import mlflow, os; mlflow.set_tracking_uri(os.environ['MLFLOW_TRACKING_URI']);"
