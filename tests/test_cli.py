@@ -127,7 +127,7 @@ def test_per_service_gpu_flag_alone(tmp_path: Path, make_stack: Any) -> None:
 def test_per_service_gpu_flag_keeps_the_default_for_the_others(
     tmp_path: Path, make_stack: Any
 ) -> None:
-    # BUG: initflow._gpu_flags says `--gpu all --gpu trainer=0,1` is "a default for GPU
+    # Was: initflow._gpu_flags says `--gpu all --gpu trainer=0,1` is "a default for GPU
     # services, and per-service choices", but without --gpu-services it writes
     # `gpu: {devices: all, services: {trainer: ["0", "1"]}}`, and a services mapping lists
     # every GPU service (spec._gpu ignores `devices` then): the api silently gets no GPU
@@ -177,7 +177,7 @@ def test_bad_flags_exit_2_naming_the_flag(
 
 
 def test_cuda_flag_without_a_torch_wheel_is_a_flag_error(tmp_path: Path, cli: Any) -> None:
-    # BUG: `--cuda 12.0.1` (a real CUDA release, older than every PyTorch wheel variant) with a
+    # Was: `--cuda 12.0.1` (a real CUDA release, older than every PyTorch wheel variant) with a
     # GPU trainer ends in "internal error: ValueError(no PyTorch wheel variant ...)", exit 1:
     # see test_spec.py test_cuda_without_image_or_torch_wheel_is_refused for the fix.
     result = cli(

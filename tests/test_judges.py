@@ -264,7 +264,7 @@ def test_hadolint_passes_every_dockerfile(
 def test_compose_lint_finds_nothing_high_in_prod(
     fixed_stacks: dict[str, Path], require: Any, tools: dict[str, str], stack: str
 ) -> None:
-    # BUG (stacks with redis): compose-lint CL-0020 (high) on redis's `command: [redis-server,
+    # Was (stacks with redis): compose-lint CL-0020 (high) on redis's `command: [redis-server,
     # --appendonly, "yes", --requirepass, "${REDIS_PASSWORD}"]` (stacks/redis.yaml,
     # service.command): the password is in the argv, readable in /proc/<pid>/cmdline by every
     # uid in the container and in `docker inspect` (Config.Cmd). Fix: keep it out of the argv,
@@ -374,7 +374,7 @@ def test_every_generated_stack_passes_every_judge(
     tools: dict[str, str],
     choice: Choice,
 ) -> None:
-    # BUG: fails for every stack with redis: compose-lint CL-0020, see
+    # Was: fails for every stack with redis: compose-lint CL-0020, see
     # test_compose_lint_finds_nothing_high_in_prod for the cause and the fix.
     for tool in JUDGES:
         require(tool)

@@ -191,7 +191,7 @@ def test_scaffolds_are_never_overwritten(
 def test_init_force_keeps_the_old_spec_as_a_backup(
     tmp_path: Path, make_stack: Any, cli: Any
 ) -> None:
-    # BUG: generate.init_project plans mlstack.yaml as a SCAFFOLD and forces its step to
+    # Was: generate.init_project plans mlstack.yaml as a SCAFFOLD and forces its step to
     # UPDATE, so `init --force` replaces a hand-edited mlstack.yaml (the file users are told
     # to edit) without the .bak that the error message ("`mlstack init --force` to start over
     # (edited files are kept as .bak)") and --help promise. Fix: in init_project, when the

@@ -119,7 +119,7 @@ def test_bad_spec_names_the_field(change: dict[str, Any], field: str, phrases: l
 
 
 def test_port_clash_names_the_port_the_user_wrote() -> None:
-    # BUG: spec._ports (mlstack/spec.py, the `seen` loop) checks ports in component order, so
+    # Was: spec._ports (mlstack/spec.py, the `seen` loop) checks ports in component order, so
     # `ports: {api: 6379}` with redis in the stack is reported as `ports.redis: host port 6379
     # is already used by api`: it points at a key that is not in the file. The field the user
     # wrote is ports.api; fix: check the components with an explicit port last, so the clash is
@@ -129,7 +129,7 @@ def test_port_clash_names_the_port_the_user_wrote() -> None:
 
 
 def test_gpu_device_ids_must_not_be_negative() -> None:
-    # BUG: mlstack/schemas/spec.schema.json $defs.devices: list items are
+    # Was: mlstack/schemas/spec.schema.json $defs.devices: list items are
     # {"type": ["string", "integer"], "pattern": ...}; `pattern` only applies to strings, so
     # `devices: [-1]` passes and compose gets device_ids: ["-1"]. Fix: add "minimum": 0 to
     # the items (the scalar -1 is already refused).
@@ -139,7 +139,7 @@ def test_gpu_device_ids_must_not_be_negative() -> None:
 
 @pytest.mark.parametrize("cuda", ["12.7", "12.0.1", "14.0"])
 def test_cuda_without_image_or_torch_wheel_is_refused(cuda: str) -> None:
-    # BUG: spec._cuda (mlstack/spec.py) only checks that the version parses. 12.7 was never
+    # Was: spec._cuda (mlstack/spec.py) only checks that the version parses. 12.7 was never
     # released (FROM nvidia/cuda:12.7.0-cudnn-runtime-ubuntu24.04 does not exist); 12.0.1 and
     # 14.0 have no PyTorch wheel variant, so `render` of a GPU trainer dies with an internal
     # error (ValueError from cuda.torch_wheel_index, exit 1). Fix: in _cuda, also require the
@@ -189,7 +189,7 @@ def test_malformed_yaml_names_the_line(tmp_path: Path) -> None:
 
 
 def test_date_shaped_value_is_an_input_error_not_a_crash(tmp_path: Path) -> None:
-    # BUG: yamlio.load_file caches the parsed document as JSON (cache.remembered, cache.py:
+    # Was: yamlio.load_file caches the parsed document as JSON (cache.remembered, cache.py:
     # `json.dumps(value)` is only guarded by `except OSError`), and an unquoted date such as
     # `name: 2024-01-01` parses to datetime.date: TypeError, an internal error (exit 1)
     # instead of the schema's message. Fix: in cache.remembered catch TypeError/ValueError
@@ -272,7 +272,7 @@ service: {}
 
 
 def test_fragment_image_slot_without_a_default_is_refused(tmp_path: Path, cli: Any) -> None:
-    # BUG: a fragment whose `image` slot no fragment's `images:` defines passes load_catalog,
+    # Was: a fragment whose `image` slot no fragment's `images:` defines passes load_catalog,
     # and mlstack.yaml cannot supply it either (spec._images refuses slots no fragment
     # declares); rendering then dies in compose.image_ref with KeyError (internal error,
     # exit 1). Fix: in catalog.check_references, refuse `image` (and the slots the build
