@@ -1,5 +1,5 @@
 """``python -m mlstack``."""
 
-from mlstack.cli import main
+from mlstack.cli.app import main
 
 main()

@@ -8,8 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from mlstack.catalog import load_catalog, load_rules
-from mlstack.checks import (
+from mlstack.machine.docker_info import parse_docker_info
+from mlstack.machine.host import GpuScan, port_holder
+from mlstack.machine.nvidia_smi import parse_nvidia_smi_csv
+from mlstack.render.compose_model import build_compose
+from mlstack.render.published import Published
+from mlstack.run.checks import (
     check_disk,
     check_engine,
     check_files,
@@ -19,12 +23,8 @@ from mlstack.checks import (
     check_ports,
     check_shm,
 )
-from mlstack.compose import build_compose
-from mlstack.dockerinfo import parse_docker_info
-from mlstack.gpu import parse_nvidia_smi_csv
-from mlstack.host import GpuScan, port_holder
-from mlstack.spec import spec_from_document
-from mlstack.stackview import Published
+from mlstack.spec.catalog import load_catalog, load_rules
+from mlstack.spec.stack_spec import spec_from_document
 
 RECORDED = Path(__file__).parent / "data" / "recorded"
 CATALOG = load_catalog()

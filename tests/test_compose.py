@@ -16,10 +16,10 @@ from typing import Any
 
 import pytest
 
-from mlstack.catalog import load_catalog, load_rules
-from mlstack.compose import MISSING_SECRET, ComposeModel, build_compose
-from mlstack.dockerfiles import dockerfile
-from mlstack.spec import StackSpec, spec_from_document
+from mlstack.render.compose_model import MISSING_SECRET, ComposeModel, build_compose
+from mlstack.render.dockerfiles import dockerfile
+from mlstack.spec.catalog import load_catalog, load_rules
+from mlstack.spec.stack_spec import StackSpec, spec_from_document
 
 pytestmark = pytest.mark.usefixtures("cpu_only_host")
 

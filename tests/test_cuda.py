@@ -2,7 +2,7 @@ from pathlib import Path
 
 import pytest
 
-from mlstack.cuda import (
+from mlstack.machine.cuda import (
     CUDA_DRIVER_TABLE,
     MINOR_COMPAT_FLOOR,
     check_driver,
@@ -12,7 +12,11 @@ from mlstack.cuda import (
     torch_index_url,
     torch_wheel_index,
 )
-from mlstack.gpu import parse_driver_version, parse_nvidia_smi_csv, parse_smi_header_cuda
+from mlstack.machine.nvidia_smi import (
+    parse_driver_version,
+    parse_nvidia_smi_csv,
+    parse_smi_header_cuda,
+)
 
 RECORDED = Path(__file__).parent / "data" / "recorded"
 

@@ -3,7 +3,7 @@ from pathlib import Path
 
 import pytest
 
-from mlstack.dockerinfo import (
+from mlstack.machine.docker_info import (
     EngineInfo,
     has_nvidia_runtime,
     parse_compose_version,

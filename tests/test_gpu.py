@@ -2,7 +2,7 @@ from pathlib import Path
 
 import pytest
 
-from mlstack.gpu import (
+from mlstack.machine.nvidia_smi import (
     NVIDIA_SMI_QUERY,
     Gpu,
     parse_driver_version,

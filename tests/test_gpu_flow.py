@@ -15,8 +15,8 @@ import pytest
 from typer.testing import CliRunner
 
 from mlstack.cli import app
-from mlstack.host import scan_gpus
-from mlstack.initflow import host_defaults
+from mlstack.cli.answers_flow import host_defaults
+from mlstack.machine.host import scan_gpus
 
 RECORDED = Path(__file__).parent / "data" / "recorded"
 

@@ -7,10 +7,11 @@ import threading
 
 import pytest
 
-from mlstack.engine import ServiceState, parse_ps
-from mlstack.health import verdict, wait_for
-from mlstack.hints import hints_for
-from mlstack.probes import Probe, run_probe
+from mlstack.run.engine import parse_ps
+from mlstack.run.health import verdict, wait_for
+from mlstack.run.hints import hints_for
+from mlstack.run.probes import Probe, run_probe
+from mlstack.run.records import ServiceState
 
 
 def state(service, st="running", health="healthy", code=0):

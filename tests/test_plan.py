@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from mlstack.plan import (
+from mlstack.render.plan import (
     BLOCK,
     GENERATED,
     MARK_BEGIN,

@@ -11,9 +11,9 @@ from typing import Any
 
 import pytest
 
-from mlstack.catalog import load_catalog
 from mlstack.errors import ExitCode, InputError
-from mlstack.spec import load_spec, spec_from_document
+from mlstack.spec.catalog import load_catalog
+from mlstack.spec.stack_spec import load_spec, spec_from_document
 
 pytestmark = pytest.mark.usefixtures("cpu_only_host")
 

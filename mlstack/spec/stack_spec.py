@@ -7,12 +7,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from mlstack.catalog import Catalog
 from mlstack.errors import InputError
-from mlstack.validation import validate
-from mlstack.yamlio import load_file, to_plain
+from mlstack.layout import SPEC_FILE
+from mlstack.spec.catalog import Catalog
+from mlstack.spec.schema import validate
+from mlstack.spec.yamlio import load_file, to_plain
 
-SPEC_FILE = "mlstack.yaml"
 DEFAULT_PYTHON = "3.12"
 DEFAULT_CUDA = "12.8.1"
 SHM_WITH_GPU = "8gb"
@@ -123,7 +123,7 @@ def _devices(value: Any) -> Devices:
 
 def _cuda(value: str, gpu: dict[str, Devices], source: str) -> str:
     """A CUDA release NVIDIA's table knows (its image exists), with a PyTorch wheel if needed."""
-    from mlstack.cuda import CUDA_DRIVER_TABLE, parse_cuda_version, torch_wheel_index
+    from mlstack.machine.cuda import CUDA_DRIVER_TABLE, parse_cuda_version, torch_wheel_index
 
     known = list(CUDA_DRIVER_TABLE)
     fix = f"use a release such as 12.8.1 or 12.6.3 (known: {known[0]} to {known[-1]})"

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from mlstack.errors import InputError
-from mlstack.spec import DEFAULT_CUDA, DEFAULT_PYTHON
+from mlstack.spec.stack_spec import DEFAULT_CUDA, DEFAULT_PYTHON
 
 DEFAULT_COMPONENTS = ("api", "jupyter", "mlflow", "postgres", "qdrant", "redis")
 # mlstack.yaml field -> the init flag that sets it, so errors name what the user typed

@@ -10,8 +10,8 @@ import copy
 from dataclasses import dataclass
 from typing import Any
 
-from mlstack.catalog import Catalog, Fragment, Rules
-from mlstack.spec import StackSpec, size_in_bytes
+from mlstack.spec.catalog import Catalog, Fragment, Rules
+from mlstack.spec.stack_spec import StackSpec, size_in_bytes
 
 NETWORK = "backend"
 CA_SECRET = "pip_ca"
@@ -49,7 +49,7 @@ def image_defaults(spec: StackSpec, catalog: Catalog) -> dict[str, str]:
 
     A slot defined by a component of the stack wins over one defined elsewhere in the catalog.
     """
-    from mlstack.cuda import cuda_image_tag
+    from mlstack.machine.cuda import cuda_image_tag
 
     values = {
         "python": spec.python,

@@ -6,9 +6,14 @@ import threading
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from mlstack import console
-from mlstack.catalog import Catalog, load_catalog
-from mlstack.checks import (
+from mlstack.cli import console
+from mlstack.errors import EngineError, InputError, PreflightError, UnhealthyError
+from mlstack.layout import ENV_FILE
+from mlstack.render.disk import read_text
+from mlstack.render.envfile import parse_env
+from mlstack.render.generate import render_project
+from mlstack.render.published import Published, long_running, published_ports
+from mlstack.run.checks import (
     FAIL,
     Check,
     check_compose,
@@ -18,16 +23,13 @@ from mlstack.checks import (
     check_ports,
     images_of,
 )
-from mlstack.engine import Engine, ServiceState
-from mlstack.envfile import ENV_FILE, parse_env
-from mlstack.errors import EngineError, InputError, PreflightError, UnhealthyError
-from mlstack.files import read_text
-from mlstack.generate import render_project
-from mlstack.health import ServiceReport, wait_for
-from mlstack.hints import hints_for
-from mlstack.probes import Probe
-from mlstack.spec import StackSpec, load_spec
-from mlstack.stackview import Published, long_running, published_ports
+from mlstack.run.engine import Engine
+from mlstack.run.health import wait_for
+from mlstack.run.hints import hints_for
+from mlstack.run.probes import Probe
+from mlstack.run.records import ServiceReport, ServiceState
+from mlstack.spec.catalog import Catalog, load_catalog
+from mlstack.spec.stack_spec import StackSpec, load_spec
 
 
 @dataclass(frozen=True)
@@ -108,7 +110,7 @@ def preflight(stack: Stack, services: list[str]) -> list[Check]:
         )
     )
     if any(stack.spec.uses_gpu(s) for s in services):
-        from mlstack.host import scan_gpus
+        from mlstack.machine.host import scan_gpus
 
         checks += [check_gpu_runtime(stack.spec, info), check_gpu_cuda(stack.spec, scan_gpus())]
     if any(c.status == FAIL for c in checks):

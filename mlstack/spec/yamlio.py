@@ -46,7 +46,7 @@ def read_source(path: Path, label: str) -> str:
 
 def load_file(path: Path, source: str | None = None) -> Any:
     """Read and parse a YAML file into plain data (comments dropped; parse results cached)."""
-    from mlstack import cache
+    from mlstack.spec import cache
 
     label = source or str(path)
     text = read_source(path, label)

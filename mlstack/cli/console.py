@@ -8,9 +8,8 @@ from rich.console import Console
 from rich.live import Live
 from rich.table import Table
 
-from mlstack.checks import Check
-from mlstack.engine import ServiceState
-from mlstack.health import ServiceReport
+from mlstack.run.checks import Check
+from mlstack.run.records import ServiceReport, ServiceState
 
 out = Console(highlight=False)
 err = Console(stderr=True, highlight=False)

@@ -10,31 +10,11 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 
-from mlstack.engine import ServiceState
-from mlstack.probes import Probe, run_probe
+from mlstack.run.probes import Probe, run_probe
+from mlstack.run.records import ServiceReport, ServiceState
 
 POLL_SECONDS = 0.5
-
-
-@dataclass(frozen=True)
-class ServiceReport:
-    """The end state of one service: what the table and ``status --json`` show."""
-
-    service: str
-    state: str
-    health: str
-    url: str = ""
-    seconds: float | None = None  # time to healthy, from the start of the wait
-    problem: str = ""
-    exit_code: int | None = None
-    container: str = ""
-
-    @property
-    def ok(self) -> bool:
-        """Healthy, and answering from the host where it is published."""
-        return not self.problem
 
 
 def verdict(state: ServiceState | None) -> str:

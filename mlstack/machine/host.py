@@ -8,7 +8,7 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-from mlstack.gpu import NVIDIA_SMI_QUERY, Gpu, parse_nvidia_smi_csv
+from mlstack.machine.nvidia_smi import NVIDIA_SMI_QUERY, Gpu, parse_nvidia_smi_csv
 
 
 @dataclass(frozen=True)

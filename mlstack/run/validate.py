@@ -5,10 +5,10 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from mlstack.catalog import load_catalog
 from mlstack.errors import EngineError, InputError
-from mlstack.generate import render_project
-from mlstack.stackfiles import BASE, DEV, PROD
+from mlstack.layout import BASE, DEV, PROD
+from mlstack.render.generate import render_project
+from mlstack.spec.catalog import load_catalog
 
 COMBINATIONS = {"base": (BASE,), "base+dev": (BASE, DEV), "base+prod": (BASE, PROD)}
 
@@ -24,7 +24,7 @@ def validate_project(root: Path) -> list[str]:
     lines += [f"drift: {step} (run `mlstack render`)" for step in result.drift]
     if shutil.which("docker") is None:
         return [*lines, "docker compose config: skipped, the docker CLI is not installed"]
-    from mlstack.engine import Engine
+    from mlstack.run.engine import Engine
 
     engine = Engine(root)
     try:

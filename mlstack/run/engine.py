@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import shutil
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -15,9 +14,10 @@ from python_on_whales import DockerClient
 from python_on_whales.exceptions import DockerException
 from python_on_whales.utils import run
 
-from mlstack.dockerinfo import EngineInfo, parse_compose_version, parse_docker_info
 from mlstack.errors import EngineError
-from mlstack.stackfiles import BASE, DEV, PROD
+from mlstack.layout import BASE, DEV, PROD
+from mlstack.machine.docker_info import EngineInfo, parse_compose_version, parse_docker_info
+from mlstack.run.records import ServiceState
 
 PROFILES = {"dev": (BASE, DEV), "prod": (BASE, PROD)}
 INSTALL_ENGINE = (
@@ -32,17 +32,6 @@ INSTALL_COMPOSE = (
     "install the Compose v2 plugin: `sudo apt-get install docker-compose-plugin`, "
     "or put the docker-compose binary in ~/.docker/cli-plugins/"
 )
-
-
-@dataclass(frozen=True)
-class ServiceState:
-    """One service's container as ``docker compose ps`` reports it."""
-
-    service: str
-    container: str
-    state: str  # running, exited, created, restarting, paused, dead
-    health: str  # healthy, unhealthy, starting, or "" without a health check
-    exit_code: int | None = None
 
 
 def engine_fix() -> str:

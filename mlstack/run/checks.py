@@ -11,12 +11,12 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from mlstack.catalog import Catalog
-from mlstack.compose import image_ref
-from mlstack.dockerinfo import EngineInfo, has_nvidia_runtime
-from mlstack.host import GpuScan, port_holder, port_is_free
-from mlstack.spec import StackSpec, size_in_bytes
-from mlstack.stackview import Published
+from mlstack.machine.docker_info import EngineInfo, has_nvidia_runtime
+from mlstack.machine.host import GpuScan, port_holder, port_is_free
+from mlstack.render.compose_model import image_ref
+from mlstack.render.published import Published
+from mlstack.spec.catalog import Catalog
+from mlstack.spec.stack_spec import StackSpec, size_in_bytes
 
 OK, WARN, FAIL = "ok", "warn", "fail"
 GIB = 1024**3
@@ -110,7 +110,7 @@ def check_gpu_runtime(spec: StackSpec, info: EngineInfo | None) -> Check:
 
 def check_gpu_cuda(spec: StackSpec, scan: GpuScan) -> Check:
     """The host driver runs the CUDA of the stack's GPU images (NVIDIA's driver table)."""
-    from mlstack.cuda import check_driver
+    from mlstack.machine.cuda import check_driver
 
     if not gpu_services(spec):
         return Check("gpu.cuda", OK, "no GPU service in this stack")

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from mlstack.catalog import load_catalog
-from mlstack.checks import (
+from mlstack.errors import EngineError, MlstackError
+from mlstack.machine.host import scan_gpus
+from mlstack.render.published import long_running, published_ports
+from mlstack.run.checks import (
     OK,
     Check,
     check_compose,
@@ -19,17 +21,15 @@ from mlstack.checks import (
     check_shm,
     images_of,
 )
-from mlstack.errors import EngineError, MlstackError
-from mlstack.host import scan_gpus
-from mlstack.stackview import long_running, published_ports
+from mlstack.spec.catalog import load_catalog
 
 SPEC_CHECKS = ("gpu.driver", "gpu.runtime", "gpu.cuda", "shm", "ports", "disk")
 
 
 def run_doctor(root: Path, profile: str = "dev") -> list[Check]:
     """Run every check; never raises for what it finds (only the records say it)."""
-    from mlstack.engine import Engine
-    from mlstack.generate import render_project
+    from mlstack.render.generate import render_project
+    from mlstack.run.engine import Engine
 
     engine, info, version, errors = None, None, None, {"engine": "", "compose": ""}
     try:

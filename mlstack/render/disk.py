@@ -8,8 +8,9 @@ import tempfile
 from pathlib import Path
 
 from mlstack.errors import ConflictError, InputError, WriteError
-from mlstack.plan import GENERATED, Action, PlannedFile, Step, digest
-from mlstack.stackfiles import MANIFEST, manifest_file
+from mlstack.layout import MANIFEST
+from mlstack.render.plan import GENERATED, Action, PlannedFile, Step, digest
+from mlstack.render.stack_files import manifest_file
 
 
 def read_text(path: Path) -> str | None:

@@ -102,8 +102,8 @@ def init(
     dry_run: bool = typer.Option(False, help="Print the plan; write nothing."),
 ) -> None:
     """Create mlstack.yaml and the stack's files (a wizard, or flags with --yes)."""
-    from mlstack.generate import init_project
-    from mlstack.initflow import gather_answers
+    from mlstack.cli.answers_flow import gather_answers
+    from mlstack.render.generate import init_project
 
     root = directory or STATE["dir"]
     flags = dict(
@@ -133,7 +133,7 @@ def init(
 @command()
 def components() -> None:
     """List the components that can be in a stack."""
-    from mlstack.catalog import load_catalog
+    from mlstack.spec.catalog import load_catalog
 
     for frag in load_catalog(STATE["dir"]).values():
         extras = [x for x, on in (("gpu", frag.gpu), ("job", frag.is_job)) if on]
@@ -147,7 +147,7 @@ def add(
     force: bool = typer.Option(False, help="Overwrite edited files (keeps .bak)."),
 ) -> None:
     """Add components to mlstack.yaml and re-render."""
-    from mlstack.generate import change_components
+    from mlstack.render.generate import change_components
 
     _print_steps(change_components(STATE["dir"], add=names, force=force).steps, verbose=False)
 
@@ -158,7 +158,7 @@ def remove(
     force: bool = typer.Option(False, help="Overwrite edited files (keeps .bak)."),
 ) -> None:
     """Remove components from mlstack.yaml and re-render."""
-    from mlstack.generate import change_components
+    from mlstack.render.generate import change_components
 
     _print_steps(change_components(STATE["dir"], remove=names, force=force).steps, verbose=False)
 
@@ -170,7 +170,7 @@ def render(
     dry_run: bool = typer.Option(False, help="Print the plan; write nothing."),
 ) -> None:
     """Regenerate the stack's files from mlstack.yaml."""
-    from mlstack.generate import render_project
+    from mlstack.render.generate import render_project
 
     result = render_project(STATE["dir"], force=force, dry_run=check or dry_run)
     if check:
@@ -187,7 +187,7 @@ def render(
 @command()
 def validate() -> None:
     """Check mlstack.yaml and the fragments; run `docker compose config` when it is there."""
-    from mlstack.compose_check import validate_project
+    from mlstack.run.validate import validate_project
 
     for line in validate_project(STATE["dir"]):
         typer.echo(line)
@@ -217,7 +217,7 @@ def up(
     service: list[str] = typer.Option([], help="Only this service (repeatable) and its deps."),
 ) -> None:
     """Start the stack and prove every service healthy (or say which is not, and why)."""
-    from mlstack.operate import up as run_up
+    from mlstack.run.operate import up as run_up
 
     run_up(STATE["dir"], _profile(profile), build, timeout, service)
 
@@ -230,13 +230,13 @@ def status(
     """Show each service's state, health and URL now (no waiting)."""
     import json
 
-    from mlstack import operate
+    from mlstack.run import operate
 
     spec, reports = operate.status(STATE["dir"], _profile(profile))
     if as_json:
         typer.echo(json.dumps(operate.status_json(spec, profile, reports), indent=2))
     else:
-        from mlstack.console import health_table, out
+        from mlstack.cli.console import health_table, out
 
         out.print(health_table(reports, f"{spec.name} ({profile})"))
     if not all(r.ok for r in reports):
@@ -251,7 +251,7 @@ def down(
     yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask to confirm --volumes."),
 ) -> None:
     """Stop the stack. The data in named volumes is kept unless --volumes."""
-    from mlstack.operate import down as run_down
+    from mlstack.run.operate import down as run_down
 
     if volumes and not yes:
         if not sys.stdin.isatty():
@@ -274,7 +274,7 @@ def logs(
     follow: bool = typer.Option(False, "--follow", "-f", help="Keep printing."),
 ) -> None:
     """Print the stack's logs."""
-    from mlstack.operate import logs as run_logs
+    from mlstack.run.operate import logs as run_logs
 
     run_logs(STATE["dir"], service, follow)
 
@@ -287,13 +287,13 @@ def doctor(
     """Check this machine against the stack: engine, Compose, GPU, CUDA, shm, ports, disk, files."""
     import json
 
-    from mlstack.doctor import run_doctor
+    from mlstack.run.doctor import run_doctor
 
     checks = run_doctor(STATE["dir"], _profile(profile))
     if as_json:
         typer.echo(json.dumps({"checks": [c.as_dict() for c in checks]}, indent=2))
     else:
-        from mlstack.console import checks_table, out
+        from mlstack.cli.console import checks_table, out
 
         out.print(checks_table(checks))
     if any(c.status == "fail" for c in checks):

@@ -8,9 +8,9 @@ BuildKit secret and a build argument, never as a layer of the image.
 
 from __future__ import annotations
 
-from mlstack.catalog import Catalog
-from mlstack.compose import CA_SECRET, image_ref
-from mlstack.spec import StackSpec
+from mlstack.render.compose_model import CA_SECRET, image_ref
+from mlstack.spec.catalog import Catalog
+from mlstack.spec.stack_spec import StackSpec
 
 PINS = {
     "fastapi": "fastapi==0.165.0",
@@ -54,7 +54,7 @@ def requirements(template: str, spec: StackSpec) -> list[str] | None:
     if template == "jupyter":
         return clients + ([PINS["qdrant"]] if "qdrant" in spec.components else [])
     if template == "trainer":
-        from mlstack.cuda import torch_index_url, torch_wheel_index
+        from mlstack.machine.cuda import torch_index_url, torch_wheel_index
 
         cuda = spec.cuda if spec.uses_gpu("trainer") else None
         variant = torch_wheel_index(cuda) if cuda else "cpu"
@@ -168,7 +168,7 @@ def _trainer(spec: StackSpec, catalog: Catalog) -> str:
     base = image_ref(spec, catalog, "cuda" if gpu else "python")
     python = []
     if gpu:  # nvidia/cuda images have no Python: Ubuntu's, pinned to its minor release
-        from mlstack.cuda import cuda_image_tag
+        from mlstack.machine.cuda import cuda_image_tag
 
         py = "3.12" if "ubuntu24.04" in cuda_image_tag(spec.cuda) else "3.10"
         python = [

@@ -6,11 +6,12 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from mlstack.catalog import Catalog, load_rules
-from mlstack.compose import port_variable
-from mlstack.envfile import ENV_FILE, parse_env
-from mlstack.files import read_text
-from mlstack.spec import StackSpec
+from mlstack.layout import ENV_FILE
+from mlstack.render.compose_model import port_variable
+from mlstack.render.disk import read_text
+from mlstack.render.envfile import parse_env
+from mlstack.spec.catalog import Catalog, load_rules
+from mlstack.spec.stack_spec import StackSpec
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Literal
 
-from mlstack.gpu import parse_driver_version
+from mlstack.machine.nvidia_smi import parse_driver_version
 
 # Linux x86_64 minimum driver that supports each toolkit natively (CUDA release notes, Table 3).
 # "Update N" is patch N, as in NVIDIA's image tags: 12.8 GA = 12.8.0, 12.8 Update 1 = 12.8.1.

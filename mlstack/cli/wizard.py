@@ -6,10 +6,10 @@ from typing import Any
 
 import questionary
 
-from mlstack.answers import parse_gpu, split_list
-from mlstack.catalog import load_catalog
 from mlstack.errors import ExitCode, MlstackError
-from mlstack.host import GpuScan
+from mlstack.machine.host import GpuScan
+from mlstack.spec.answers import parse_gpu, split_list
+from mlstack.spec.catalog import load_catalog
 
 PYTHONS = ["3.12", "3.11", "3.13"]
 
@@ -68,7 +68,7 @@ def run_wizard(values: dict[str, Any], given: set[str], scan: GpuScan) -> dict[s
 
 def _ask_cuda(default: str, driver: str) -> str:
     """Offer the CUDA releases the driver runs natively, newest first, and say what they give."""
-    from mlstack.cuda import cuda_image_tag, torch_wheel_index, trainable_native_releases
+    from mlstack.machine.cuda import cuda_image_tag, torch_wheel_index, trainable_native_releases
 
     offered = trainable_native_releases(driver)[:6] or [default]
     cuda = _ask(

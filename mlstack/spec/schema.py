@@ -22,7 +22,7 @@ def validate(data: Any, schema_name: str, source: str, fix: str) -> None:
 
     A document already found valid (same bytes, same schema) is not checked again.
     """
-    from mlstack import cache
+    from mlstack.spec import cache
 
     text = json.dumps(data, sort_keys=True, default=str)
     digest = cache.key("valid", json.dumps(schema(schema_name), sort_keys=True), text)

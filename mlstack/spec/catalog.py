@@ -8,8 +8,8 @@ from typing import Any
 
 from mlstack.errors import InputError
 from mlstack.resources import data_dir
-from mlstack.validation import validate
-from mlstack.yamlio import load_file, to_plain
+from mlstack.spec.schema import validate
+from mlstack.spec.yamlio import load_file, to_plain
 
 USER_STACKS = "stacks"  # a directory of extra fragments next to mlstack.yaml
 

@@ -10,16 +10,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from mlstack.answers import FLAGS, Answers, spec_document
-from mlstack.catalog import Catalog, load_catalog, load_rules
-from mlstack.compose import ComposeModel, build_compose
-from mlstack.envfile import ENV_FILE, fill_secrets, parse_env, secret_names
 from mlstack.errors import InputError
-from mlstack.files import apply, read_record, read_text, snapshot
-from mlstack.plan import SCAFFOLD, Action, PlannedFile, Step, plan
-from mlstack.spec import SPEC_FILE, StackSpec, spec_from_document
-from mlstack.stackfiles import stack_files
-from mlstack.yamlio import dump, dump_document, load_document, load_file
+from mlstack.layout import ENV_FILE, SPEC_FILE
+from mlstack.render.compose_model import ComposeModel, build_compose
+from mlstack.render.disk import apply, read_record, read_text, snapshot
+from mlstack.render.envfile import fill_secrets, parse_env, secret_names
+from mlstack.render.plan import SCAFFOLD, Action, PlannedFile, Step, plan
+from mlstack.render.stack_files import stack_files
+from mlstack.spec.answers import FLAGS, Answers, spec_document
+from mlstack.spec.catalog import Catalog, load_catalog, load_rules
+from mlstack.spec.stack_spec import StackSpec, spec_from_document
+from mlstack.spec.yamlio import dump, dump_document, load_document, load_file
 
 SPEC_HEADER = (
     "mlstack.yaml: the source of truth of this stack. Edit it, then run `mlstack render`.\n"

@@ -7,9 +7,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from mlstack.answers import DEFAULT_COMPONENTS, Answers, parse_gpu, parse_pairs, split_list
 from mlstack.errors import InputError
-from mlstack.spec import DEFAULT_CUDA, DEFAULT_PYTHON
+from mlstack.spec.answers import DEFAULT_COMPONENTS, Answers, parse_gpu, parse_pairs, split_list
+from mlstack.spec.stack_spec import DEFAULT_CUDA, DEFAULT_PYTHON
 
 
 def default_name(root: Path) -> str:
@@ -24,8 +24,8 @@ def host_defaults() -> dict[str, Any]:
     With a GPU: all of them, the newest CUDA its driver runs natively, and the training job;
     without one: CPU images.
     """
-    from mlstack.cuda import trainable_native_releases
-    from mlstack.host import scan_gpus
+    from mlstack.machine.cuda import trainable_native_releases
+    from mlstack.machine.host import scan_gpus
 
     scan = scan_gpus()
     if not scan.gpus:
@@ -73,7 +73,7 @@ def gather_answers(root: Path, flags: dict[str, Any], interactive: bool) -> Answ
                 "interactive session required",
                 "pass --yes (with flags such as --with and --gpu) in scripts and CI",
             )
-        from mlstack.prompts import run_wizard
+        from mlstack.cli.wizard import run_wizard
 
         values = run_wizard(values, given, host["scan"])
     return Answers(**values)

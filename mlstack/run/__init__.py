@@ -1,0 +1,1 @@
+"""Running a stack: the engine (injected), health rules and probes, up/status/down, doctor."""
