@@ -1,7 +1,9 @@
 """One exception family, and the exit code each member maps to.
 
-Expected errors print one message (ending with the fix) and exit with their code; anything
-else is a bug and shows a traceback only with ``--debug``.
+Every error is a record: ``problem``, ``fix`` and, where known, ``file`` and ``field``. The CLI
+formats them (``file: field: problem`` then ``fix: ...``); nothing parses a message back into
+parts. Expected errors print one message and exit with their code; anything else is a bug and
+shows a traceback only with ``--debug``.
 """
 
 from __future__ import annotations
@@ -19,18 +21,38 @@ class ExitCode(IntEnum):
 
 
 class MlstackError(Exception):
-    """Base of every expected error; carries its exit code."""
+    """Base of every expected error: a problem, its fix, and where (file, field) when known."""
 
     exit_code: ExitCode = ExitCode.BAD_INPUT
 
+    def __init__(self, problem: str, fix: str = "", file: str = "", field: str = "") -> None:
+        self.problem, self.fix, self.file, self.field = problem, fix, file, field
+        super().__init__(self.message)
+
+    @property
+    def where(self) -> str:
+        """``file: field: `` (either part may be missing)."""
+        return "".join(f"{part}: " for part in (self.file, self.field) if part)
+
+    @property
+    def message(self) -> str:
+        """The one-line form without the fix: ``file: field: problem``."""
+        return f"{self.where}{self.problem}"
+
+    def __str__(self) -> str:
+        return self.message + (f"\n  fix: {self.fix}" if self.fix else "")
+
 
 class InputError(MlstackError):
-    """A file, flag or value is wrong: names the file, the field and the fix."""
+    """A file, flag or value is wrong: names the file (``source``), the field and the fix."""
 
     def __init__(self, source: str, field: str, problem: str, fix: str = "") -> None:
-        self.source, self.field, self.problem, self.fix = source, field, problem, fix
-        where = f"{source}: {field}: " if field else f"{source}: "
-        super().__init__(f"{where}{problem}" + (f"\n  fix: {fix}" if fix else ""))
+        super().__init__(problem, fix, source, field)
+
+    @property
+    def source(self) -> str:
+        """The file, flag or command the input came from."""
+        return self.file
 
 
 class ConflictError(MlstackError):
@@ -40,9 +62,9 @@ class ConflictError(MlstackError):
         self.paths = paths
         listed = "\n".join(f"  - {p}" for p in paths)
         super().__init__(
-            "these generated files were edited since mlstack last wrote them:\n"
-            f"{listed}\n  fix: move your change into mlstack.yaml or a fragment, or run with "
-            "--force to overwrite them (a .bak copy of each is kept)"
+            f"these generated files were edited since mlstack last wrote them:\n{listed}",
+            "move your change into mlstack.yaml or a fragment, or run with --force to "
+            "overwrite them (a .bak copy of each is kept)",
         )
 
 

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from mlstack.errors import EngineError
 from mlstack.machine.docker_info import parse_docker_info
 from mlstack.machine.host import GpuScan, port_holder
 from mlstack.machine.nvidia_smi import parse_nvidia_smi_csv
@@ -140,7 +141,7 @@ def test_files_and_engine_records():
     assert (
         drift.status == "fail" and "compose.yaml" in drift.found and "mlstack render" in drift.fix
     )
-    down = check_engine(None, "the Docker engine is not reachable: x\n  fix: start it")
+    down = check_engine(None, EngineError("the Docker engine is not reachable: x", "start it"))
     assert down.as_dict() == {
         "id": "engine",
         "status": "fail",

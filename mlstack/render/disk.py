@@ -95,8 +95,9 @@ def _stage_all(root: Path, files: list[PlannedFile]) -> list[tuple[Path, Path]]:
             for directory in reversed(made):
                 directory.rmdir()
             raise WriteError(
-                f"{root / file.path}: cannot write: {exc.strerror}\n"
-                f"  fix: make {root} writable (and check free space); nothing was changed"
+                f"cannot write: {exc.strerror}",
+                f"make {root} writable (and check free space); nothing was changed",
+                str(root / file.path),
             ) from exc
     return staged
 

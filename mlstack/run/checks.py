@@ -11,6 +11,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from mlstack.errors import MlstackError
 from mlstack.machine.docker_info import EngineInfo, has_nvidia_runtime
 from mlstack.machine.host import GpuScan, port_holder, port_is_free
 from mlstack.render.compose_model import image_ref
@@ -38,17 +39,24 @@ class Check:
         return asdict(self)
 
 
-def check_engine(info: EngineInfo | None, error: str) -> Check:
+def failed_check(check_id: str, error: MlstackError | None, fix: str = "") -> Check:
+    """A failed check that reports an error record: its problem, and its fix."""
+    if error is None:
+        return Check(check_id, FAIL, "not checked", fix)
+    return Check(check_id, FAIL, error.message, error.fix or fix)
+
+
+def check_engine(info: EngineInfo | None, error: MlstackError | None = None) -> Check:
     """The Docker engine answers, and its version."""
     if info is None:
-        return Check("engine", FAIL, error.split("\n  fix: ")[0], error.partition("fix: ")[2])
+        return failed_check("engine", error)
     return Check("engine", OK, f"Docker Engine {info.server_version} ({info.os or 'unknown OS'})")
 
 
-def check_compose(version: tuple[int, int, int] | None, error: str) -> Check:
+def check_compose(version: tuple[int, int, int] | None, error: MlstackError | None = None) -> Check:
     """Compose v2 or later is installed (2.x and 5.x both exist)."""
     if version is None:
-        return Check("compose", FAIL, error.split("\n  fix: ")[0], error.partition("fix: ")[2])
+        return failed_check("compose", error)
     text = ".".join(map(str, version))
     if version < (2, 20, 0):
         return Check(
@@ -232,15 +240,10 @@ def check_disk(root_dir: str | None, missing_bytes: int | None) -> Check:
     return Check("disk", OK, found)
 
 
-def check_files(drift: list[str] | None, error: str = "") -> Check:
+def check_files(drift: list[str] | None, error: MlstackError | None = None) -> Check:
     """The stack's files exist, are valid, and match mlstack.yaml (``render --check``)."""
-    if error:
-        return Check(
-            "files",
-            FAIL,
-            error.split("\n  fix: ")[0],
-            error.partition("fix: ")[2] or "fix mlstack.yaml",
-        )
+    if error is not None:
+        return failed_check("files", error, "fix mlstack.yaml")
     if drift:
         return Check(
             "files",

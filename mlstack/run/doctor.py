@@ -31,13 +31,13 @@ def run_doctor(root: Path, profile: str = "dev") -> list[Check]:
     from mlstack.render.generate import render_project
     from mlstack.run.engine import Engine
 
-    engine, info, version, errors = None, None, None, {"engine": "", "compose": ""}
+    engine, info, version, errors = None, None, None, {"engine": None, "compose": None}
     try:
         engine = Engine(root, profile)
         info = engine.info()
         version = engine.compose_version()
     except EngineError as exc:
-        errors["engine" if info is None else "compose"] = str(exc)
+        errors["engine" if info is None else "compose"] = exc
     checks = [check_engine(info, errors["engine"])]
     checks.append(
         check_compose(version, errors["compose"])
@@ -53,7 +53,7 @@ def run_doctor(root: Path, profile: str = "dev") -> list[Check]:
         return (
             checks
             + [Check(i, OK, "not checked: no valid mlstack.yaml here") for i in SPEC_CHECKS]
-            + [check_files(None, str(exc))]
+            + [check_files(None, exc)]
         )
     spec = result.spec
     scan = scan_gpus()

@@ -52,7 +52,7 @@ class Engine:
 
     def __init__(self, root: Path, profile: str = "dev") -> None:
         if shutil.which("docker") is None:
-            raise EngineError(f"the docker command is not installed\n  fix: {INSTALL_ENGINE}")
+            raise EngineError("the docker command is not installed", INSTALL_ENGINE)
         self.root = root
         self.profile = profile
         self.docker = DockerClient(
@@ -63,7 +63,7 @@ class Engine:
         try:
             return run([*self.docker.client_config.docker_cmd, *args])
         except DockerException as exc:
-            raise EngineError(f"{what}: {docker_words(exc)}\n  fix: {fix}") from exc
+            raise EngineError(f"{what}: {docker_words(exc)}", fix) from exc
 
     def info(self) -> EngineInfo:
         """The engine's facts; an EngineError that says how to start it when it is down."""
@@ -77,9 +77,7 @@ class Engine:
         try:
             return parse_docker_info(json.loads(out))
         except ValueError as exc:
-            raise EngineError(
-                f"the Docker engine is not reachable: {exc}\n  fix: {START_ENGINE}"
-            ) from exc
+            raise EngineError(f"the Docker engine is not reachable: {exc}", START_ENGINE) from exc
 
     def compose_version(self) -> tuple[int, int, int]:
         """Compose's version (2.x and 5.x both exist: no assumption on the major)."""
@@ -120,8 +118,7 @@ class Engine:
             self.docker.compose.up(services or None, detach=True, build=build, quiet=True)
         except DockerException as exc:
             raise EngineError(
-                f"docker compose up failed: {docker_words(exc)}\n"
-                "  fix: see the service report below"
+                f"docker compose up failed: {docker_words(exc)}", "see the service report below"
             ) from exc
 
     def states(self) -> dict[str, ServiceState]:
@@ -151,7 +148,7 @@ class Engine:
             self.docker.compose.down(volumes=volumes, remove_orphans=True, quiet=True)
         except DockerException as exc:
             raise EngineError(
-                f"docker compose down failed: {docker_words(exc)}\n  fix: {START_ENGINE}"
+                f"docker compose down failed: {docker_words(exc)}", START_ENGINE
             ) from exc
 
     def follow_logs(self, service: str | None, follow: bool) -> None:
@@ -161,7 +158,7 @@ class Engine:
                 print(line.decode(errors="replace"), end="", flush=True)
         except DockerException as exc:
             raise EngineError(
-                f"docker compose logs failed: {docker_words(exc)}\n  fix: {START_ENGINE}"
+                f"docker compose logs failed: {docker_words(exc)}", START_ENGINE
             ) from exc
 
     def container_on_port(self, port: int) -> str | None:

@@ -86,16 +86,16 @@ def own_ports(
 def preflight(stack: Stack, services: list[str]) -> list[Check]:
     """The checks that can stop `up`; raises PreflightError (nothing started) if one fails."""
     try:
-        info, engine_error = stack.engine.info(), ""
+        info, engine_error = stack.engine.info(), None
     except EngineError as exc:
-        info, engine_error = None, str(exc)
+        info, engine_error = None, exc
     checks = [check_engine(info, engine_error)]
     if info is None:
         raise PreflightError(_failed(checks))
     try:
-        version, compose_error = stack.engine.compose_version(), ""
+        version, compose_error = stack.engine.compose_version(), None
     except EngineError as exc:
-        version, compose_error = None, str(exc)
+        version, compose_error = None, exc
     checks.append(check_compose(version, compose_error))
     if version is None:
         raise PreflightError(_failed(checks))
@@ -175,7 +175,7 @@ def _start_and_wait(stack: Stack, targets: list[str], timeout: float) -> list[Se
         try:
             stack.engine.up(targets, build=False)
         except EngineError as exc:
-            failure.append(str(exc).split("\n  fix:")[0])
+            failure.append(exc.message)
 
     starter = threading.Thread(target=start, daemon=True)
     starter.start()

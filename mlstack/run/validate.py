@@ -35,7 +35,7 @@ def validate_project(root: Path) -> list[str]:
         try:
             engine.compose_files(files, "config", "--quiet", what="rejected", fix="")
         except EngineError as exc:
-            reason = str(exc).split("\n  fix:")[0].removeprefix("rejected: ")
+            reason = exc.message.removeprefix("rejected: ")
             raise InputError(
                 " + ".join(files),
                 "",
