@@ -15,6 +15,7 @@ from mlstack.spec.stack_spec import StackSpec, size_in_bytes
 
 NETWORK = "backend"
 CA_SECRET = "pip_ca"
+INDEX_SECRET = "pip_index_credentials"
 HEALTHY = {"condition": "service_healthy"}
 MISSING_SECRET = "run mlstack render to create .env"
 
@@ -78,8 +79,8 @@ def build_compose(spec: StackSpec, catalog: Catalog, dev: Rules, prod: Rules) ->
     volumes = {vol: {} for f in frags for vol in f.volumes}
     if volumes:
         base["volumes"] = volumes
-    if spec.ca_bundle and any(f.build for f in frags):
-        base["secrets"] = {CA_SECRET: {"file": spec.ca_bundle}}
+    if any(f.build for f in frags) and build_secrets(spec):
+        base["secrets"] = build_secrets(spec)
     prod_services = {f.name: _variant(f, spec, prod, f.prod) for f in frags}
     for name, service in prod_services.items():
         if "shm_size" in base["services"][name]:
@@ -161,12 +162,25 @@ def _require(value: Any, secrets: list[str]) -> Any:
     return value
 
 
+def build_secrets(spec: StackSpec) -> dict[str, dict[str, str]]:
+    """The BuildKit secrets of the builds: the CA bundle (a file) and the index credential.
+
+    The credential's source is an environment variable, never a file beside compose.yaml:
+    its value lives only in .env. Compose does not read build secrets from .env (on purpose,
+    since 2.39.3), so ``mlstack up`` passes it into compose's environment (run/engine.py).
+    """
+    secrets = {}
+    if spec.ca_bundle:
+        secrets[CA_SECRET] = {"file": spec.ca_bundle}
+    if spec.pip_index_credentials:
+        secrets[INDEX_SECRET] = {"environment": spec.pip_index_credentials}
+    return secrets
+
+
 def _build(frag: Fragment, spec: StackSpec) -> dict[str, Any]:
     build: dict[str, Any] = {"context": f"./{frag.name}"}
-    if spec.pip_index_url:
-        build["args"] = {"PIP_INDEX_URL": spec.pip_index_url}
-    if spec.ca_bundle:
-        build["secrets"] = [CA_SECRET]
+    if build_secrets(spec):
+        build["secrets"] = list(build_secrets(spec))
     return {"build": build}
 
 

@@ -2,13 +2,14 @@
 
 Every Dockerfile is portable to the builders teams really have: no ``# syntax=`` line (it pulls a
 frontend image, which fails offline), and ``RUN --mount=type=secret`` only when the spec names a
-CA bundle (the classic builder does not know it). The CA bundle and the pip index reach pip as a
-BuildKit secret and a build argument, never as a layer of the image.
+CA bundle or an index credential (the classic builder does not know it). Both reach pip as
+BuildKit secrets, never as a layer, an ARG or an ENV of the image; the index URL itself (no
+credential in it) is written into the pip step.
 """
 
 from __future__ import annotations
 
-from mlstack.render.compose_model import CA_SECRET, image_ref
+from mlstack.render.compose_model import CA_SECRET, INDEX_SECRET, image_ref
 from mlstack.spec.catalog import Catalog
 from mlstack.spec.stack_spec import StackSpec
 
@@ -33,7 +34,8 @@ TORCH = {
     "cu130": "2.9.1",
 }
 APP_UID = 10001
-SECRET_PATH = f"/run/secrets/{CA_SECRET}"
+CA_PATH = f"/run/secrets/{CA_SECRET}"
+INDEX_PATH = f"/run/secrets/{INDEX_SECRET}"
 PY_HEALTH = (
     "import urllib.request; urllib.request.urlopen('http://127.0.0.1:{port}{path}', timeout=3)"
 )
@@ -65,18 +67,37 @@ def requirements(template: str, spec: StackSpec) -> list[str] | None:
 
 
 def _pip(spec: StackSpec, pip: str, args: str) -> str:
-    """A RUN line installing with pip, given the CA bundle as a secret when the spec has one."""
-    if not spec.ca_bundle:
-        return f"RUN {pip} install --no-cache-dir {args}"
+    """A RUN line installing with pip, the build secrets mounted for this step only.
+
+    Secrets are mounted 0444: the base image may build as a non-root user (Jupyter's jovyan,
+    uid 1000), and BuildKit's default (0400, owned by root) leaves pip a PermissionError. The
+    mount lives only while this RUN runs, and nothing else runs in it.
+    """
+    mounts, steps = [], []
+    if spec.ca_bundle:
+        mounts.append(CA_SECRET)
+        steps.append(f"if [ -f {CA_PATH} ]; then export PIP_CERT={CA_PATH}; fi")
+    install = f"{pip} install --no-cache-dir {args}"
+    if spec.pip_index_url and spec.pip_index_credentials:
+        mounts.append(INDEX_SECRET)
+        steps.append(
+            f'if [ ! -s {INDEX_PATH} ]; then echo "{_no_credential(spec)}" >&2; exit 1; fi'
+        )
+        scheme, _, rest = spec.pip_index_url.partition("://")
+        install = f'PIP_INDEX_URL="{scheme}://$(cat {INDEX_PATH})@{rest}" {install}'
+    elif spec.pip_index_url:
+        install = f'PIP_INDEX_URL="{spec.pip_index_url}" {install}'
+    flags = [f"--mount=type=secret,id={name},mode=0444" for name in mounts]
+    return "RUN " + " \\\n    ".join([*flags, " \\\n    && ".join([*steps, install])])
+
+
+def _no_credential(spec: StackSpec) -> str:
+    """What a build says when the index's credential did not arrive (never the value)."""
+    var = spec.pip_index_credentials
     return (
-        f"RUN --mount=type=secret,id={CA_SECRET} \\\n"
-        f"    if [ -f {SECRET_PATH} ]; then export PIP_CERT={SECRET_PATH}; fi \\\n"
-        f"    && {pip} install --no-cache-dir {args}"
+        f"mlstack: the pip index needs {var}=user:token in .env. mlstack up passes it to the"
+        f" build; plain docker compose needs it in the environment: set -a; . ./.env; set +a"
     )
-
-
-def _index_arg(spec: StackSpec) -> list[str]:
-    return ["ARG PIP_INDEX_URL"] if spec.pip_index_url else []
 
 
 def _healthcheck(port: int, path: str) -> str:
@@ -104,7 +125,6 @@ def _api(spec: StackSpec, catalog: Catalog) -> str:
     return _lines(
         "# Build stage: dependencies into a virtualenv, copied whole into the runtime stage.",
         f"FROM {base} AS build",
-        _index_arg(spec),
         "ENV PIP_DISABLE_PIP_VERSION_CHECK=1",
         "RUN python -m venv /opt/venv",
         "COPY requirements.txt /tmp/requirements.txt",
@@ -138,7 +158,6 @@ def _jupyter(spec: StackSpec, catalog: Catalog) -> str:
     return _lines(
         "# Jupyter Docker Stacks image (user jovyan, uid 1000) plus the stack's client libraries.",
         f"FROM {image_ref(spec, catalog, slot)}",
-        _index_arg(spec),
         *install,
         "USER 1000",
         "EXPOSE 8888",
@@ -150,7 +169,6 @@ def _mlflow(spec: StackSpec, catalog: Catalog) -> str:
     return _lines(
         "# MLflow's image runs as root and has no database driver: add the driver, run as mlflow.",
         f"FROM {image_ref(spec, catalog, 'mlflow')}",
-        _index_arg(spec),
         *driver,
         f"RUN groupadd --system --gid {APP_UID} mlflow \\\n"
         f"    && useradd --system --uid {APP_UID} --gid mlflow --no-create-home mlflow \\\n"
@@ -184,7 +202,6 @@ def _trainer(spec: StackSpec, catalog: Catalog) -> str:
     return _lines(
         f"# Training job on {'a pinned nvidia/cuda base' if gpu else 'Python slim (no GPU)'}.",
         f"FROM {base}",
-        _index_arg(spec),
         "ENV PIP_DISABLE_PIP_VERSION_CHECK=1 PYTHONUNBUFFERED=1 PATH=/opt/venv/bin:$PATH",
         *python,
         "COPY requirements.txt /tmp/requirements.txt",

@@ -52,8 +52,39 @@ def render_env(current: str | None, values: dict[str, str]) -> str:
     return text + "".join(f"{k}={values[k]}\n" for k in missing)
 
 
+def build_secret_values(spec: StackSpec, env: dict[str, str]) -> dict[str, str]:
+    """The ``.env`` values builds read as secrets from compose's environment (not from .env).
+
+    Compose reads a build secret with an ``environment:`` source from its own process
+    environment only (since 2.39.3, on purpose), so ``mlstack up`` hands these over itself.
+    """
+    var = spec.pip_index_credentials
+    return {var: env[var]} if var and env.get(var) else {}
+
+
+def set_env_values(current: str | None, values: dict[str, str]) -> str | None:
+    """``.env`` with the lines of ``values``' keys replaced (the others are appended later).
+
+    For values the user gave on purpose, such as ``init --pip-index-url``'s credential: a new
+    one replaces the old, where a generated secret would be kept.
+    """
+    if current is None or not values:
+        return current
+    lines = []
+    for line in current.splitlines(keepends=True):
+        key = line.partition("=")[0].strip()
+        lines.append(f"{key}={values[key]}\n" if key in values and "=" in line else line)
+    return "".join(lines)
+
+
 def render_env_example(spec: StackSpec, catalog: Catalog) -> str:
     """``.env.example``: the keys a teammate's ``.env`` holds, and the host-port knobs."""
     lines = [f"{name}=" for name in secret_names(spec, catalog)]
+    if spec.pip_index_credentials:
+        lines += [
+            "# user:token of the pip index in mlstack.yaml build.pip_index_url (not generated:",
+            "# ask for it; `mlstack up` passes it to builds as a BuildKit secret)",
+            f"{spec.pip_index_credentials}=",
+        ]
     lines += [f"# {port_variable(c)}={port}" for c, port in spec.ports.items()]
     return "\n".join(lines) + "\n"

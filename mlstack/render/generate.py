@@ -5,7 +5,7 @@ Each reads the disk once, plans every file as data, checks everything, then writ
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -14,10 +14,10 @@ from mlstack.errors import InputError
 from mlstack.layout import ENV_FILE, SPEC_FILE
 from mlstack.render.compose_model import ComposeModel, build_compose
 from mlstack.render.disk import apply, read_record, read_text, snapshot
-from mlstack.render.envfile import fill_secrets, parse_env, secret_names
+from mlstack.render.envfile import fill_secrets, parse_env, secret_names, set_env_values
 from mlstack.render.plan import SCAFFOLD, Action, PlannedFile, Step, plan
 from mlstack.render.stack_files import stack_files
-from mlstack.spec.answers import FLAGS, Answers, spec_document
+from mlstack.spec.answers import FLAGS, Answers, index_credentials, spec_document
 from mlstack.spec.catalog import Catalog, load_catalog, load_rules
 from mlstack.spec.stack_spec import StackSpec, spec_from_document
 from mlstack.spec.yamlio import dump, dump_document, load_document, load_file
@@ -43,12 +43,17 @@ class Result:
 
 
 def plan_stack(
-    root: Path, spec: StackSpec, catalog: Catalog, extra: Sequence[PlannedFile] = ()
+    root: Path,
+    spec: StackSpec,
+    catalog: Catalog,
+    extra: Sequence[PlannedFile] = (),
+    given: Mapping[str, str] | None = None,
 ) -> tuple[list[Step], ComposeModel]:
-    """Plan every file of the stack against what is on disk now."""
+    """Plan every file of the stack against what is on disk now (``given``: .env values)."""
     model = build_compose(spec, catalog, load_rules("dev"), load_rules("prod"))
-    current_env = read_text(root / ENV_FILE)
-    env = fill_secrets(secret_names(spec, catalog), parse_env(current_env or ""))
+    given = dict(given or {})
+    current_env = set_env_values(read_text(root / ENV_FILE), given)
+    env = {**fill_secrets(secret_names(spec, catalog), parse_env(current_env or "")), **given}
     files = [
         *extra,
         *stack_files(spec, catalog, model, env, current_env, read_text(root / ".gitignore")),
@@ -79,7 +84,7 @@ def init_project(
             "mlstack init", f"{FLAGS.get(field, field)} ({exc.field})", exc.problem, exc.fix
         ) from exc
     spec_file = PlannedFile(SPEC_FILE, dump(doc, SPEC_HEADER), SCAFFOLD)
-    steps, model = plan_stack(root, spec, catalog, [spec_file])
+    steps, model = plan_stack(root, spec, catalog, [spec_file], index_credentials(answers))
     steps[0] = Step(spec_file, _spec_action(root, spec_file))
     return _finish(root, Result(steps, spec, model), force, dry_run)
 

@@ -6,7 +6,9 @@ Every failure becomes an EngineError that keeps Docker's own words and ends with
 from __future__ import annotations
 
 import json
+import os
 import shutil
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -59,9 +61,9 @@ class Engine:
             compose_files=[root / f for f in PROFILES[profile]], compose_project_directory=root
         )
 
-    def _run(self, *args: str, what: str, fix: str) -> str:
+    def _run(self, *args: str, what: str, fix: str, env: Mapping[str, str] | None = None) -> str:
         try:
-            return run([*self.docker.client_config.docker_cmd, *args])
+            return run([*self.docker.client_config.docker_cmd, *args], env=dict(env or {}))
         except DockerException as exc:
             raise EngineError(f"{what}: {docker_words(exc)}", fix) from exc
 
@@ -90,15 +92,49 @@ class Engine:
         )
         return parse_compose_version(out)
 
-    def compose(self, *args: str, what: str, fix: str = "see the message above") -> str:
-        """Run ``docker compose`` with this profile's files."""
-        return self.compose_files(PROFILES[self.profile], *args, what=what, fix=fix)
+    def compose(
+        self,
+        *args: str,
+        what: str,
+        fix: str = "see the message above",
+        env: Mapping[str, str] | None = None,
+    ) -> str:
+        """Run ``docker compose`` with this profile's files (``env``: added to its environment)."""
+        return self.compose_files(PROFILES[self.profile], *args, what=what, fix=fix, env=env)
 
-    def compose_files(self, names: tuple[str, ...], *args: str, what: str, fix: str) -> str:
+    def compose_files(
+        self,
+        names: tuple[str, ...],
+        *args: str,
+        what: str,
+        fix: str,
+        env: Mapping[str, str] | None = None,
+    ) -> str:
         """Run ``docker compose`` with the given files of the stack."""
         files = [a for f in names for a in ("-f", str(self.root / f))]
         return self._run(
-            "compose", "--project-directory", str(self.root), *files, *args, what=what, fix=fix
+            "compose",
+            "--project-directory",
+            str(self.root),
+            *files,
+            *args,
+            what=what,
+            fix=fix,
+            env=env,
+        )
+
+    def build(self, services: list[str], secrets: Mapping[str, str]) -> None:
+        """Build the services' images; ``secrets``: build-secret variables from .env.
+
+        Compose takes a build secret's ``environment:`` source from its own environment, so
+        they are added there; as with compose's own interpolation, the shell's values win.
+        """
+        self.compose(
+            "build",
+            *services,
+            what="docker compose build failed",
+            fix="read the build output above; `mlstack validate` checks the files",
+            env={k: v for k, v in secrets.items() if k not in os.environ},
         )
 
     def config(self) -> dict[str, Any]:

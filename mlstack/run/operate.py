@@ -10,7 +10,7 @@ from mlstack.cli import console
 from mlstack.errors import EngineError, InputError, PreflightError, UnhealthyError
 from mlstack.layout import ENV_FILE
 from mlstack.render.disk import read_text
-from mlstack.render.envfile import parse_env
+from mlstack.render.envfile import build_secret_values, parse_env
 from mlstack.render.generate import render_project
 from mlstack.render.published import Published, long_running, published_ports
 from mlstack.run.checks import (
@@ -159,12 +159,8 @@ def up(
             stack.engine.pull(image)
     if to_build:
         console.say(f"building: {', '.join(to_build)} (this can take minutes the first time)")
-        stack.engine.compose(
-            "build",
-            *to_build,
-            what="docker compose build failed",
-            fix="read the build output above; `mlstack validate` checks the files",
-        )
+        env = parse_env(read_text(stack.root / ENV_FILE) or "")
+        stack.engine.build(to_build, build_secret_values(stack.spec, env))
     return _start_and_wait(stack, targets, timeout)
 
 

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from mlstack.errors import InputError
+from mlstack.spec.index_url import CREDENTIALS_VAR, split_credentials
 from mlstack.spec.stack_spec import DEFAULT_CUDA, DEFAULT_PYTHON
 
 DEFAULT_COMPONENTS = ("api", "jupyter", "mlflow", "postgres", "qdrant", "redis")
@@ -61,9 +62,17 @@ def spec_document(answers: Answers) -> dict[str, Any]:
         if getattr(answers, key):
             doc[key] = dict(getattr(answers, key))
     build = {k: getattr(answers, k) for k in ("ca_bundle", "pip_index_url") if getattr(answers, k)}
+    if "pip_index_url" in build:  # the credential goes to .env (index_credentials), never here
+        build["pip_index_url"] = split_credentials(build["pip_index_url"])[0]
     if build:
         doc["build"] = build
     return doc
+
+
+def index_credentials(answers: Answers) -> dict[str, str]:
+    """The ``.env`` value that ``--pip-index-url https://user:token@host/...`` carries, if any."""
+    credential = split_credentials(answers.pip_index_url or "")[1]
+    return {CREDENTIALS_VAR: credential} if credential else {}
 
 
 def _devices(value: Any) -> Any:

@@ -10,6 +10,7 @@ from typing import Any
 from mlstack.errors import InputError
 from mlstack.layout import SPEC_FILE
 from mlstack.spec.catalog import Catalog
+from mlstack.spec.index_url import IndexUrl, parse_index_url
 from mlstack.spec.schema import validate
 from mlstack.spec.yamlio import load_file, to_plain
 
@@ -36,7 +37,8 @@ class StackSpec:
     ports: dict[str, int] = field(default_factory=dict)  # component -> host port
     images: dict[str, str] = field(default_factory=dict)  # slot -> reference (overrides)
     ca_bundle: str | None = None
-    pip_index_url: str | None = None
+    pip_index_url: str | None = None  # never with a credential (spec/index_url.py)
+    pip_index_credentials: str | None = None  # the .env key holding the index's user:token
 
     def uses_gpu(self, service: str) -> bool:
         """Whether ``service`` gets a GPU reservation."""
@@ -53,6 +55,7 @@ def spec_from_document(data: Any, catalog: Catalog, source: str = SPEC_FILE) -> 
     """Validate a parsed mlstack.yaml and resolve it against the catalog."""
     if not isinstance(data, dict):
         raise InputError(source, "", "must be a YAML mapping with name and components", FIX)
+    index = _index_url(data, source)  # before the schema, whose messages quote the value
     validate(data, "spec", source, FIX)
     data = to_plain(data)
     components = _components(data["components"], catalog, source)
@@ -67,8 +70,15 @@ def spec_from_document(data: Any, catalog: Catalog, source: str = SPEC_FILE) -> 
         ports=_ports(data.get("ports", {}), components, catalog, source),
         images=_images(data.get("images", {}), catalog, source),
         ca_bundle=data.get("build", {}).get("ca_bundle"),
-        pip_index_url=data.get("build", {}).get("pip_index_url"),
+        pip_index_url=index.url if index else None,
+        pip_index_credentials=index.credentials_var if index else None,
     )
+
+
+def _index_url(data: dict[str, Any], source: str) -> IndexUrl | None:
+    build = data.get("build")
+    value = build.get("pip_index_url") if isinstance(build, dict) else None
+    return parse_index_url(value, source) if isinstance(value, str) else None
 
 
 def _components(names: list[str], catalog: Catalog, source: str) -> tuple[str, ...]:

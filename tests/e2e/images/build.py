@@ -53,9 +53,12 @@ BASE_CHANGES = [
     "ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
     'CMD ["bash"]',
 ]
-# Files a context gets besides its directory's own: pip in the images needs the host's CA bundle
-# (HTTPS goes through a TLS-inspecting proxy).
-EXTRA_FILES = {"python": {"ca-certificates.crt": Path("/etc/ssl/certs/ca-certificates.crt")}}
+# Files a context gets besides its directory's own. HTTPS may go through a TLS-inspecting proxy:
+# the images that pip install at their own build get the host's CA bundle for that one step,
+# and delete it, so that no stand-in trusts more than its official image (whose pip trusts no
+# proxy CA): a stack's build must bring the CA itself, as a user's does.
+HOST_CA = Path("/etc/ssl/certs/ca-certificates.crt")
+EXTRA_FILES = {"mlflow": {"build-ca.crt": HOST_CA}, "jupyter": {"build-ca.crt": HOST_CA}}
 
 
 class BuildError(Exception):
