@@ -197,6 +197,15 @@ FIXED = {
         "--ca-bundle",
         "{ca}",
     ],
+    # the index credential: an environment-sourced build secret, spliced in by the RUN line
+    "credentialed-index": [
+        "--with",
+        "api,jupyter,mlflow,postgres,trainer",
+        "--pip-index-url",
+        "https://ci:token@pypi.example.org/simple",
+        "--ca-bundle",
+        "{ca}",
+    ],
 }
 
 
