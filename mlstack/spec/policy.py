@@ -154,13 +154,10 @@ def dropped_rules(prod: dict[str, Any], hardening: dict[str, Any]) -> Iterator[A
     for key, rule in hardening.items():
         if key not in prod:
             continue
-        if key == "security_opt":
-            kept = {option_name(o) for o in _each(prod[key])}
-            for option in _each(rule):
-                name, value = option_name(option)
-                if (name, value) not in kept:
-                    why = f"drops the prod rule {option}"
-                    yield Ask(key, f"{name}:false", key, why, listed=True)
+        if key == "security_opt":  # a bag of options: only an empty list drops the rule's
+            for option in _each(rule) if not prod[key] else []:
+                why = f"drops the prod rule {option}"
+                yield Ask(key, f"{option_name(option)[0]}:false", key, why, listed=True)
         elif isinstance(rule, list):
             wanted = {_norm(key, v) for v in rule}
             if not wanted <= {_norm(key, v) for v in _each(prod[key])}:
@@ -176,7 +173,7 @@ def symlinks_out(body: dict[str, Any], root: Path) -> Iterator[Ask]:
         if outside_project(path) is None:
             target = Path(os.path.realpath(top / path))
             if target != top and top not in target.parents:
-                why = f"{verb} {path}: a symlink to {target}, outside the project"
+                why = f"{verb} {path} (a symlink to {target}, outside the project)"
                 yield Ask(key, path, field, why, listed=True)
 
 

@@ -142,11 +142,11 @@ def outside_project(path: str) -> str | None:
     machine of whoever runs it (home, keys, other projects, the system).
     """
     if path.rstrip("/").endswith("docker.sock"):
-        return "the Docker socket: whoever controls the container controls the host"
+        return "the Docker socket, and whoever controls the container controls the host"
     if "$" in path:
-        return "a path the environment decides (it may be anywhere on the host)"
+        return "a path the environment decides, which may be anywhere on the host"
     if path.startswith("~"):
-        return "in a home directory, outside the project"
+        return "a home directory, outside the project"
     if "\\" in path:
         return "a Windows host path or named pipe"
     norm = posixpath.normpath(path)
@@ -214,7 +214,7 @@ def _outside(body: dict[str, Any]) -> Iterator[Ask]:
     for key, field, verb, path in host_paths(body):
         reason = outside_project(path)
         if reason:
-            yield Ask(key, path, field, f"{verb} {path}: {reason}", listed=True)
+            yield Ask(key, path, field, f"{verb} {path} ({reason})", listed=True)
 
 
 def _hooks(key: str, value: Any) -> Iterator[Ask]:
