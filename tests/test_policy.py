@@ -129,6 +129,7 @@ HOSTILE: list[tuple[str, dict[str, Any], str, dict[str, Any]]] = [
         "volumes[0]",
         {"volumes": ["\\\\.\\pipe\\docker_engine"]},
     ),
+    ("secrets", {"secrets": ["pip_ca"]}, "secrets[0]", {"secrets": ["pip_ca"]}),
     (
         "env-file",
         {"env_file": ["/etc/environment"]},
@@ -149,6 +150,7 @@ ROOT = [
     ("user-root", {"user": "root"}, "user", {"user": "root"}),
     ("user-0", {"user": 0}, "user", {"user": 0}),
     ("user-0-group", {"user": "0:0"}, "user", {"user": "0:0"}),
+    ("user-00", {"user": "00"}, "user", {"user": "00"}),
     ("user-interpolated", {"user": "${U}"}, "user", {"user": "${U}"}),
     (
         "hook-root",

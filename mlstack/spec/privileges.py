@@ -32,7 +32,7 @@ ROOT_USERS = {"root", "0"}
 # Settings whose allow entry is a list of items (the rest name one value).
 LISTED = {
     "cap_add", "devices", "device_cgroup_rules", "security_opt", "sysctls", "volumes_from",
-    "volumes", "env_file", "label_file", "develop",
+    "volumes", "env_file", "label_file", "develop", "secrets",
 }  # fmt: skip
 
 
@@ -126,6 +126,13 @@ def _extends(key: str, value: Any) -> Iterator[Ask]:
     if isinstance(value, dict) and "file" in value:
         why = f"takes settings from {value['file']}, a file mlstack does not check"
         yield Ask(key, value["file"], f"{key}.file", why)
+
+
+def _secrets(key: str, value: Any) -> Iterator[Ask]:
+    for i, item in enumerate(_each(value)):
+        name = item.get("source") if isinstance(item, dict) else item
+        why = f"mounts the secret {name} (a host file, e.g. build.ca_bundle) into the container"
+        yield Ask(key, name, f"{key}[{i}]", why, listed=True)
 
 
 def _volumes_from(key: str, value: Any) -> Iterator[Ask]:
@@ -237,6 +244,7 @@ CHECKS: dict[str, Callable[[str, Any], Iterator[Ask]]] = {
     "provider": _provider,
     "extends": _extends,
     "volumes_from": _volumes_from,
+    "secrets": _secrets,
     **dict.fromkeys(HOOKS, _hooks),
 }
 
@@ -251,8 +259,8 @@ def asks(body: dict[str, Any]) -> Iterator[Ask]:
 
 def is_root(user: Any) -> bool:
     """``root``, ``0``, ``root:GROUP``, ``0:GROUP``, or a ``${VAR}`` that may be any of them."""
-    text = str(user).strip()
-    return text.split(":")[0] in ROOT_USERS or "$" in text
+    name = str(user).strip().split(":")[0]
+    return name in ROOT_USERS or (name.isdigit() and int(name) == 0) or "$" in str(user)
 
 
 def root_users(body: dict[str, Any]) -> Iterator[Ask]:
