@@ -38,6 +38,7 @@ SYSTEM = (
 # (id, compose keys of one layer, the field refused (inside the layer), the value allowed)
 HOSTILE: list[tuple[str, dict[str, Any], str, dict[str, Any]]] = [
     ("privileged", {"privileged": True}, "privileged", {"privileged": True}),
+    ("privileged-yes", {"privileged": "yes"}, "privileged", {"privileged": True}),
     ("privileged-interpolated", {"privileged": "${P:-true}"}, "privileged", {"privileged": True}),
     ("network-host", {"network_mode": "host"}, "network_mode", {"network_mode": "host"}),
     (
@@ -208,6 +209,34 @@ def assert_refused(error: InputError, source: str, field: str, entry: dict[str, 
 def test_the_cases_cover_every_privileged_key() -> None:
     asked = {next(iter(body)) for _, body, _, _ in HOSTILE + ROOT}
     assert set(CHECKS) | set(HOST_PATHS) <= asked | {"pre_start"}  # a hook like the other two
+
+
+SAFE = {
+    "privileged": False,
+    "network_mode": "service:redis",
+    "ipc": "shareable",
+    "pid": "service:redis",
+    "cgroup": "private",
+    "security_opt": ["no-new-privileges:true", "no-new-privileges"],
+    "user": "1000:0",
+    "read_only": True,
+    "volumes": [
+        "data:/data",
+        "/cache",
+        "./data:/d:ro",
+        "./a/../b:/b",
+        {"type": "tmpfs", "target": "/t"},
+    ],
+    "env_file": ["./app.env"],
+    "volumes_from": ["redis:ro"],
+    "extends": {"service": "redis"},
+    "cap_drop": ["ALL", "NET_RAW"],
+}
+
+
+@pytest.mark.parametrize("layer", LAYERS)
+def test_safe_values_need_no_exception(layer: str) -> None:
+    assert spec_of(evil(**in_layer(layer, SAFE))).allowed == ()
 
 
 def test_shipped_fragments_need_no_exception() -> None:
