@@ -171,7 +171,10 @@ def symlinks_out(body: dict[str, Any], root: Path) -> Iterator[Ask]:
     top = Path(os.path.realpath(root))
     for key, field, verb, path in host_paths(body):
         if outside_project(path) is None:
-            target = Path(os.path.realpath(top / path))
+            try:
+                target = Path(os.path.realpath(top / path))
+            except (OSError, ValueError):  # a NUL byte, a name too long: not a path to trust
+                target = Path("/")
             if target != top and top not in target.parents:
                 why = f"{verb} {path} (a symlink to {target}, outside the project)"
                 yield Ask(key, path, field, why, listed=True)

@@ -15,12 +15,12 @@ from typing import Any
 
 # Namespace keys, and the values that keep the container inside the stack.
 NAMESPACES = {
-    "network_mode": ("the network", {"bridge", "none", "default"}),
-    "ipc": ("the IPC", {"private", "shareable", "none"}),
-    "pid": ("the process", set()),
-    "uts": ("the hostname (UTS)", set()),
-    "userns_mode": ("the user", set()),
-    "cgroup": ("the cgroup", {"private"}),
+    "network_mode": ("network", {"bridge", "none", "default"}),
+    "ipc": ("IPC", {"private", "shareable", "none"}),
+    "pid": ("process", set()),
+    "uts": ("hostname (UTS)", set()),
+    "userns_mode": ("user", set()),
+    "cgroup": ("cgroup", {"private"}),
 }
 SHARES_WITHIN_STACK = ("network_mode", "ipc", "pid")  # `service:NAME` stays inside the stack
 SYSTEM_PATHS = (
@@ -49,9 +49,11 @@ class Ask:
 
 def _namespace(key: str, value: Any) -> Iterator[Ask]:
     what, safe = NAMESPACES[key]
-    if value in safe or (key in SHARES_WITHIN_STACK and _within_stack(value)):
+    if (isinstance(value, str) and value in safe) or (
+        key in SHARES_WITHIN_STACK and _within_stack(value)
+    ):
         return
-    owner = "the host's" if value == "host" else "a namespace outside the stack:"
+    owner = "the host's" if value == "host" else f"{value}'s (outside the stack)"
     yield Ask(key, value, key, f"{key}: {value} shares {owner} {what} namespace")
 
 

@@ -69,7 +69,7 @@ def spec_from_document(
     gpu = _gpu(data.get("gpu", {}), components, catalog, source)
     compose = {name: dict(s.get("compose", {})) for name, s in data.get("services", {}).items()}
     hardening = load_rules("prod").hardening
-    allowed = review(catalog, components, data.get("allow", {}), compose, hardening, root)
+    reviewed = review(catalog, components, data.get("allow", {}), compose, hardening, root)
     return StackSpec(
         name=data["name"],
         components=components,
@@ -82,8 +82,8 @@ def spec_from_document(
         ca_bundle=data.get("build", {}).get("ca_bundle"),
         pip_index_url=data.get("build", {}).get("pip_index_url"),
         compose={name: body for name, body in compose.items() if body},
-        allowed=allowed.allowed,
-        unused_allow=allowed.unused,
+        allowed=reviewed.allowed,
+        unused_allow=reviewed.unused,
     )
 
 
