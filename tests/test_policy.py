@@ -469,7 +469,7 @@ KEYS = st.sampled_from(
 )
 
 
-@settings(max_examples=300, derandomize=True, deadline=None)
+@settings(max_examples=200, derandomize=True, deadline=None)
 @given(
     compose=st.dictionaries(KEYS, VALUES, max_size=4),
     service=st.dictionaries(KEYS, VALUES, max_size=3),
