@@ -53,8 +53,11 @@ def _namespace(key: str, value: Any) -> Iterator[Ask]:
         key in SHARES_WITHIN_STACK and _within_stack(value)
     ):
         return
-    owner = "the host's" if value == "host" else f"{value}'s (outside the stack)"
-    yield Ask(key, value, key, f"{key}: {value} shares {owner} {what} namespace")
+    if value == "host":
+        why = f"{key}: host shares the host's {what} namespace"
+    else:
+        why = f"{key}: {value} shares the {what} namespace of {value}, outside the stack"
+    yield Ask(key, value, key, why)
 
 
 def _within_stack(value: Any) -> bool:
