@@ -10,6 +10,7 @@ import copy
 from dataclasses import dataclass
 from typing import Any
 
+from mlstack.render.hardening import harden
 from mlstack.spec.catalog import Catalog, Fragment, Rules
 from mlstack.spec.stack_spec import StackSpec, size_in_bytes
 
@@ -109,14 +110,14 @@ def _base_service(frag: Fragment, spec: StackSpec, catalog: Catalog) -> dict[str
     body = frag.service
     for name in present:
         body = overlay(body, frag.with_.get(name, {}).get("service", {}))
+    body = overlay(body, spec.compose.get(frag.name, {}))  # services.<name>.compose
     service.update(copy.deepcopy(body))
     env = {**service.get("environment", {}), **_environment(frag, spec, catalog, present)}
     if env:
         service["environment"] = env
     if spec.uses_gpu(frag.name):
-        service["deploy"] = {
-            "resources": {"reservations": {"devices": [_gpu_request(spec.gpu[frag.name])]}}
-        }
+        gpu = {"resources": {"reservations": {"devices": [_gpu_request(spec.gpu[frag.name])]}}}
+        service["deploy"] = overlay(service.get("deploy", {}), gpu)
     if frag.shm or spec.uses_gpu(frag.name):
         service["shm_size"] = spec.shm_size
     mounts = [f"{vol}:{path}" for vol, path in frag.volumes.items()]
@@ -125,7 +126,8 @@ def _base_service(frag: Fragment, spec: StackSpec, catalog: Catalog) -> dict[str
     depends = {n: dict(HEALTHY) for n in present if not catalog[n].is_job}
     if depends:
         service["depends_on"] = depends
-    service["networks"] = [NETWORK]
+    if "network_mode" not in service:  # Compose refuses both (an allowed network_mode: host)
+        service["networks"] = [NETWORK]
     return service
 
 
@@ -195,7 +197,11 @@ def _gpu_request(devices: Any) -> dict[str, Any]:
 
 
 def _variant(frag: Fragment, spec: StackSpec, rules: Rules, own: dict[str, Any]) -> dict[str, Any]:
+    """Dev or prod keys: the rules' defaults, the fragment's own, then the hardening (last)."""
     service = overlay(rules.every_job if frag.is_job else rules.every_service, own)
+    if rules.hardening:
+        allowed = [p for p in spec.allowed if p.service == frag.name]
+        service = harden(service, rules.hardening, allowed)
     publish = frag.port and (rules.publish_address or frag.publish_in_prod)
     if publish:
         address = f"{rules.publish_address}:" if rules.publish_address else ""

@@ -77,8 +77,10 @@ def init_project(
     catalog = load_catalog(root)
     doc = spec_document(answers)
     try:
-        spec = spec_from_document(doc, catalog, "mlstack init")
+        spec = spec_from_document(doc, catalog, "mlstack init", root)
     except InputError as exc:
+        if exc.source != "mlstack init":  # a fragment's (e.g. a privileged setting): as it is
+            raise
         field = exc.field.split(".")[0].split("[")[0]
         raise InputError(
             "mlstack init", f"{FLAGS.get(field, field)} ({exc.field})", exc.problem, exc.fix
@@ -139,7 +141,7 @@ def _rerender(
     force: bool,
     dry_run: bool,
 ) -> Result:
-    spec = spec_from_document(doc, catalog)
+    spec = spec_from_document(doc, catalog, root=root)
     extra = [spec_file] if spec_file else []
     steps, model = plan_stack(root, spec, catalog, extra)
     if spec_file:
@@ -166,9 +168,11 @@ def _load_doc(root: Path, loader: Callable[[Path, str], Any]) -> Any:
 
 
 def _drop_stale_choices(doc: Any, removed: set[str]) -> None:
-    """Forget per-component choices (ports, GPU services) of removed components."""
-    for name in removed & set(doc.get("ports", {})):
-        del doc["ports"][name]
+    """Forget per-component choices (ports, GPU services, allow, services) of removed ones."""
+    for section in ("ports", "allow", "services"):
+        choices = doc.get(section)
+        for name in removed & set(choices if isinstance(choices, dict) else ()):
+            del choices[name]
     services = doc.get("gpu", {}).get("services")
     if isinstance(services, list):
         for name in removed & set(services):

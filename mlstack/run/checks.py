@@ -254,6 +254,23 @@ def check_files(drift: list[str] | None, error: MlstackError | None = None) -> C
     return Check("files", OK, "present, valid, and matching mlstack.yaml")
 
 
+def check_allow(spec: StackSpec) -> Check:
+    """Every privileged setting mlstack.yaml's ``allow:`` grants: each is a reason to look twice."""
+    unused = "; ".join(spec.unused_allow)
+    unused_fix = f"remove the allow entries nothing asks for: {unused}" if unused else ""
+    if not spec.allowed:
+        return Check("allow", OK, "no privileged setting is allowed", unused_fix)
+    listed = "; ".join(p.describe() for p in spec.allowed)
+    return Check(
+        "allow",
+        WARN,
+        f"{len(spec.allowed)} privileged setting(s) allowed: {listed}",
+        "check each is still wanted: it gives a container more than its sandbox (SECURITY.md); "
+        "delete its entry under allow: in mlstack.yaml to refuse it"
+        + (f"; {unused_fix}" if unused else ""),
+    )
+
+
 def images_of(spec: StackSpec, catalog: Catalog, services: list[str]) -> dict[str, str]:
     """The image each service runs (``build`` for the ones mlstack builds)."""
     return {

@@ -10,6 +10,7 @@ from mlstack.render.published import long_running, published_ports
 from mlstack.run.checks import (
     OK,
     Check,
+    check_allow,
     check_compose,
     check_disk,
     check_engine,
@@ -24,6 +25,7 @@ from mlstack.run.checks import (
 from mlstack.spec.catalog import load_catalog
 
 SPEC_CHECKS = ("gpu.driver", "gpu.runtime", "gpu.cuda", "shm", "ports", "disk")
+NOT_CHECKED = "not checked: no valid mlstack.yaml here"
 
 
 def run_doctor(root: Path, profile: str = "dev") -> list[Check]:
@@ -52,8 +54,8 @@ def run_doctor(root: Path, profile: str = "dev") -> list[Check]:
     except MlstackError as exc:
         return (
             checks
-            + [Check(i, OK, "not checked: no valid mlstack.yaml here") for i in SPEC_CHECKS]
-            + [check_files(None, exc)]
+            + [Check(i, OK, NOT_CHECKED) for i in SPEC_CHECKS]
+            + [check_files(None, exc), Check("allow", OK, NOT_CHECKED)]
         )
     spec = result.spec
     scan = scan_gpus()
@@ -79,5 +81,6 @@ def run_doctor(root: Path, profile: str = "dev") -> list[Check]:
         check_ports(ports, own, container_on),
         check_disk(info.docker_root_dir if info else None, missing),
         check_files([step.file.path for step in result.drift]),
+        check_allow(spec),
     ]
     return checks

@@ -21,6 +21,11 @@ def validate_project(root: Path) -> list[str]:
         f"fragments: {len(catalog)} valid",
         f"mlstack.yaml: valid ({len(result.spec.components)} components)",
     ]
+    lines += [f"allowed: {privilege.describe()}" for privilege in result.spec.allowed]
+    lines += [
+        f"unused allow entry: {entry} (nothing asks for it: remove it)"
+        for entry in result.spec.unused_allow
+    ]
     lines += [f"drift: {step} (run `mlstack render`)" for step in result.drift]
     if shutil.which("docker") is None:
         return [*lines, "docker compose config: skipped, the docker CLI is not installed"]

@@ -53,11 +53,16 @@ Catalog = dict[str, Fragment]
 
 @dataclass(frozen=True)
 class Rules:
-    """Dev or prod rules from ``overrides/``: applied to every service before its fragment's."""
+    """Dev or prod rules from ``overrides/``.
+
+    ``every_service`` and ``every_job`` are defaults a fragment's keys may change;
+    ``hardening`` is applied after everything else, and only an ``allow:`` entry undoes it.
+    """
 
     publish_address: str
     every_service: dict[str, Any]
     every_job: dict[str, Any]
+    hardening: dict[str, Any] = field(default_factory=dict)
 
 
 def fragment_from_data(data: dict[str, Any], source: str) -> Fragment:
@@ -138,5 +143,8 @@ def load_rules(profile: str) -> Rules:
     data = load_file(path)
     validate(data, "overrides", str(path), "restore the file from the mlstack release")
     return Rules(
-        data["publish_address"], dict(data["every_service"]), dict(data.get("every_job", {}))
+        data["publish_address"],
+        dict(data["every_service"]),
+        dict(data.get("every_job", {})),
+        dict(data.get("hardening", {})),
     )

@@ -9,8 +9,9 @@ from typing import Any
 
 from mlstack.errors import InputError
 from mlstack.layout import SPEC_FILE
-from mlstack.spec.catalog import Catalog
+from mlstack.spec.catalog import Catalog, load_rules
 from mlstack.spec.index_url import IndexUrl, parse_index_url
+from mlstack.spec.policy import Privilege, review
 from mlstack.spec.schema import validate
 from mlstack.spec.yamlio import load_file, to_plain
 
@@ -39,6 +40,9 @@ class StackSpec:
     ca_bundle: str | None = None
     pip_index_url: str | None = None  # never with a credential (spec/index_url.py)
     pip_index_credentials: str | None = None  # the .env key holding the index's user:token
+    compose: dict[str, dict[str, Any]] = field(default_factory=dict)  # services.<name>.compose
+    allowed: tuple[Privilege, ...] = ()  # privileged settings allow: grants (README: allow)
+    unused_allow: tuple[str, ...] = ()  # allow entries nothing asks for
 
     def uses_gpu(self, service: str) -> bool:
         """Whether ``service`` gets a GPU reservation."""
@@ -48,11 +52,17 @@ class StackSpec:
 def load_spec(project_dir: Path, catalog: Catalog) -> StackSpec:
     """Read and check ``mlstack.yaml`` in ``project_dir``."""
     data = load_file(project_dir / SPEC_FILE, SPEC_FILE)
-    return spec_from_document(data, catalog)
+    return spec_from_document(data, catalog, root=project_dir)
 
 
-def spec_from_document(data: Any, catalog: Catalog, source: str = SPEC_FILE) -> StackSpec:
-    """Validate a parsed mlstack.yaml and resolve it against the catalog."""
+def spec_from_document(
+    data: Any, catalog: Catalog, source: str = SPEC_FILE, root: Path | None = None
+) -> StackSpec:
+    """Validate a parsed mlstack.yaml and resolve it against the catalog.
+
+    ``root``, the project directory, lets the privilege review see host paths inside the
+    project that are symlinks leading out of it.
+    """
     if not isinstance(data, dict):
         raise InputError(source, "", "must be a YAML mapping with name and components", FIX)
     index = _index_url(data, source)  # before the schema, whose messages quote the value
@@ -60,6 +70,9 @@ def spec_from_document(data: Any, catalog: Catalog, source: str = SPEC_FILE) -> 
     data = to_plain(data)
     components = _components(data["components"], catalog, source)
     gpu = _gpu(data.get("gpu", {}), components, catalog, source)
+    compose = {name: dict(s.get("compose", {})) for name, s in data.get("services", {}).items()}
+    hardening = load_rules("prod").hardening
+    reviewed = review(catalog, components, data.get("allow", {}), compose, hardening, root)
     return StackSpec(
         name=data["name"],
         components=components,
@@ -72,6 +85,9 @@ def spec_from_document(data: Any, catalog: Catalog, source: str = SPEC_FILE) -> 
         ca_bundle=data.get("build", {}).get("ca_bundle"),
         pip_index_url=index.url if index else None,
         pip_index_credentials=index.credentials_var if index else None,
+        compose={name: body for name, body in compose.items() if body},
+        allowed=reviewed.allowed,
+        unused_allow=reviewed.unused,
     )
 
 

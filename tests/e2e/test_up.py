@@ -236,6 +236,7 @@ def test_doctor_json_on_the_real_engine(small_stack):
         "ports",
         "disk",
         "files",
+        "allow",
     ]
     assert all(set(c) == {"id", "status", "found", "fix"} for c in checks.values())
     assert checks["engine"]["status"] == "ok" and "Docker Engine" in checks["engine"]["found"]
