@@ -1,0 +1,114 @@
+"""Three-way merge of a YAML file: the user's document, edited in place by key path.
+
+The header (the ``#`` lines at the top, which mlstack writes) merges by line, so it follows the
+render unless the user edited it. The body merges by key (:mod:`merge_yaml_tree`). When nothing
+needs to change the user's bytes come back as they were; otherwise the document is dumped with
+the project's YAML settings and the user's indentation, so untouched lines keep their comments,
+order and quoting. A file that is not a YAML mapping falls back to the line merge.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from ruamel.yaml import YAML
+from ruamel.yaml.comments import CommentedMap
+from ruamel.yaml.error import MarkedYAMLError, YAMLError
+from ruamel.yaml.util import load_yaml_guess_indent
+
+from mlstack.render.merge_records import Conflict, MergeResult
+from mlstack.render.merge_text import merge_lines
+from mlstack.render.merge_yaml_tree import merge_tree
+from mlstack.render.yaml_comments import attach_comments
+
+
+def round_trip_yaml(mapping: int = 2, sequence: int = 4, offset: int = 2) -> YAML:
+    """The project's YAML settings (see ``spec.yamlio``), keeping the user's quotes."""
+    yaml = YAML(typ="rt")
+    yaml.default_flow_style = False
+    yaml.width = 4096
+    yaml.preserve_quotes = True
+    yaml.indent(mapping=mapping, sequence=sequence, offset=offset)
+    return yaml
+
+
+def split_header(text: str) -> tuple[str, str]:
+    """The leading ``#`` and blank lines of a file (ruamel drops leading blanks), and the rest."""
+    match = re.match(r"(?:(?:#[^\n]*|[ \t]*)(?:\n|$))*", text)
+    end = match.end() if match else 0
+    return text[:end], text[end:]
+
+
+class _Unparsed(Exception):
+    """A side that is not valid YAML, named for the conflict that says so."""
+
+    def __init__(self, side: str, problem: str) -> None:
+        super().__init__(problem)
+        self.side = side
+        self.problem = problem
+
+
+def merge_yaml(
+    path: str, base: str, ours: str, theirs: str, resolve: Mapping[str, str]
+) -> MergeResult:
+    """Merge ``theirs``' changes since ``base`` into the user's YAML file ``ours``."""
+    headers, bodies = zip(*(split_header(text) for text in (base, ours, theirs)), strict=True)
+    try:
+        docs = [_load(body, side) for body, side in zip(bodies, ("base", "yours", "theirs"))]
+    except _Unparsed as exc:
+        if exc.side == "theirs":
+            raise ValueError(f"{path}: the render is not valid YAML: {exc.problem}") from exc
+        lines = merge_lines(path, base, ours, theirs)
+        broken = Conflict(path, "not valid YAML", exc.problem, "fix the YAML, then render again")
+        return MergeResult(lines.text, (broken, *lines.conflicts))
+    if not all(isinstance(doc, CommentedMap) for doc in docs):
+        return merge_lines(path, base, ours, theirs)
+    tail = [attach_comments(doc) for doc in docs][1]
+    conflicts, changed = merge_tree(path, *docs, resolve)
+    body = _dump(docs[1], bodies[1]) + tail if changed else bodies[1]
+    return MergeResult(_merge_header(path, *headers) + body, tuple(conflicts))
+
+
+def _load(text: str, side: str) -> Any:
+    try:
+        return round_trip_yaml().load(text)
+    except MarkedYAMLError as exc:
+        mark = exc.problem_mark
+        where = f"line {mark.line + 1}: " if mark is not None else ""
+        raise _Unparsed(side, f"{side}: {where}{exc.problem}") from exc
+    except YAMLError as exc:
+        raise _Unparsed(side, f"{side}: {exc}") from exc
+
+
+def _merge_header(path: str, base: str, ours: str, theirs: str) -> str:
+    """The render's header unless the user edited it; both edits where they do not overlap."""
+    merged = merge_lines(path, base, ours, theirs)
+    return merged.text if merged.clean else ours
+
+
+def _dump(doc: CommentedMap, original: str) -> str:
+    """Dump the edited document with the indentation its original text used."""
+    out = io.StringIO()
+    _yaml_like(original).dump(doc, out)
+    return out.getvalue()
+
+
+def _yaml_like(text: str) -> YAML:
+    """Project settings, with the user's indentation where it can be told from ``text``."""
+    try:
+        _, sequence, offset = load_yaml_guess_indent(text)
+    except YAMLError:
+        sequence = offset = None
+    nested = [len(line) - len(line.lstrip(" ")) for line in text.splitlines()]
+    keys = [
+        n
+        for n, line in zip(nested, text.splitlines(), strict=True)
+        if n and not line.lstrip().startswith(("-", "#"))
+    ]
+    mapping = min(keys, default=2)
+    if sequence is None or offset is None:
+        return round_trip_yaml(mapping)
+    return round_trip_yaml(mapping, sequence, offset)
