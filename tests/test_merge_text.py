@@ -62,7 +62,7 @@ def test_requirements_same_package_pinned_differently_is_a_conflict() -> None:
 
 
 def test_same_line_changed_on_both_sides_of_a_dockerfile_gives_markers() -> None:
-    base = "FROM python:3.12-slim\nRUN pip install x\nCMD [\"run\"]\n"
+    base = 'FROM python:3.12-slim\nRUN pip install x\nCMD ["run"]\n'
     ours = base.replace("3.12-slim", "3.12-bookworm")
     theirs = base.replace("3.12-slim", "3.13-slim")
     result = merge_file("api/Dockerfile", base, ours, theirs)
@@ -73,7 +73,7 @@ def test_same_line_changed_on_both_sides_of_a_dockerfile_gives_markers() -> None
 
 
 def test_non_overlapping_dockerfile_edits_merge_cleanly() -> None:
-    base = "FROM python:3.12-slim\nWORKDIR /app\nRUN pip install x\nCMD [\"run\"]\n"
+    base = 'FROM python:3.12-slim\nWORKDIR /app\nRUN pip install x\nCMD ["run"]\n'
     ours = base.replace("WORKDIR /app\n", "WORKDIR /app\nENV TZ=UTC\n")
     theirs = base.replace('CMD ["run"]', 'CMD ["run", "--fast"]')
     result = merge_file("api/Dockerfile", base, ours, theirs)

@@ -186,32 +186,49 @@ services:
 """
 
 
+SHM_LINE = ("    shm_size: 1g\n", "")  # an edit that removes services.api.shm_size
+SHM = ("services.api.shm_size",)
+
+
 @pytest.mark.parametrize(
     ("ours_edit", "theirs_edit", "expected", "conflicts"),
     [
         # the user removed a key the render left alone: it stays removed
-        (("    shm_size: 1g\n", ""), ("image: redis:8", "image: redis:9"), None, ()),
+        pytest.param(SHM_LINE, ("redis:8", "redis:9"), None, (), id="user-removed"),
         # the user removed a key the render changed: conflict, still removed
-        (("    shm_size: 1g\n", ""), ("shm_size: 1g", "shm_size: 2g"), None, ("services.api.shm_size",)),
+        pytest.param(SHM_LINE, ("1g", "2g"), None, SHM, id="user-removed-theirs-changed"),
         # the render removed a key the user left alone: removed
-        (("image: redis:8", "image: redis:7"), ("    shm_size: 1g\n", ""), None, ()),
+        pytest.param(("redis:8", "redis:7"), SHM_LINE, None, (), id="theirs-removed"),
         # the render removed a key the user changed: conflict, the user's value kept
-        (("shm_size: 1g", "shm_size: 4g"), ("    shm_size: 1g\n", ""), None, ("services.api.shm_size",)),
+        pytest.param(("1g", "4g"), SHM_LINE, None, SHM, id="theirs-removed-user-changed"),
         # the render removed a key the user commented: conflict, comment kept
-        (("shm_size: 1g", "shm_size: 1g  # measured"), ("    shm_size: 1g\n", ""), None, ("services.api.shm_size",)),
+        pytest.param(("1g", "1g  # measured"), SHM_LINE, None, SHM, id="theirs-removed-commented"),
         # an ordered list changed on both sides: one conflict at the list
-        (("- app:app", "- app:app\n      - --reload"), ("- uvicorn", "- gunicorn"), None, ("services.api.command",)),
-        # a set-like list: items added on both sides, both kept
-        (("- ALL", "- ALL\n      - NET_RAW"), ("      - ALL\n", "      - ALL\n      - SYS_ADMIN\n"), ["ALL", "SYS_ADMIN", "NET_RAW"], ()),
+        pytest.param(
+            ("- app:app", "- app:app\n      - --reload"),
+            ("- uvicorn", "- gunicorn"),
+            None,
+            ("services.api.command",),
+            id="ordered-list",
+        ),
+        # a set-like list: items added on both sides, both kept, theirs beside its neighbour
+        pytest.param(
+            ("- ALL", "- ALL\n      - NET_RAW"),
+            ("- ALL", "- ALL\n      - SYS_ADMIN"),
+            ["ALL", "SYS_ADMIN", "NET_RAW"],
+            (),
+            id="set-list",
+        ),
         # the same port mapping replaced differently: conflict
-        (("127.0.0.1:8000", "127.0.0.1:9000"), ("127.0.0.1:8000", "0.0.0.0:8000"), None, ("services.api.ports",)),
+        pytest.param(
+            ("127.0.0.1:8000", "127.0.0.1:9000"),
+            ("127.0.0.1:8000", "0.0.0.0:8000"),
+            None,
+            ("services.api.ports",),
+            id="set-list-replaced-both",
+        ),
     ],
-    ids=[
-        "user-removed", "user-removed-theirs-changed", "theirs-removed",
-        "theirs-removed-user-changed", "theirs-removed-user-commented", "ordered-list",
-        "set-list", "set-list-replaced-both",
-    ],
-)  # fmt: skip
+)
 def test_key_semantics(ours_edit, theirs_edit, expected, conflicts) -> None:
     ours = BASE.replace(*ours_edit)
     theirs = BASE.replace(*theirs_edit)
@@ -238,7 +255,7 @@ def test_a_key_the_render_adds_goes_beside_its_neighbours_with_its_comments() ->
 def test_unchanged_result_is_the_users_bytes_and_changes_keep_the_users_layout() -> None:
     base = "services:\n  api:\n    image: a\n    environment:\n      X: '1'\n"
     ours = (
-        "# my own header\n\nservices:\n    api:\n        image: \"a\"   # quoted\n"
+        '# my own header\n\nservices:\n    api:\n        image: "a"   # quoted\n'
         "        environment: {X: '1'}\n        ports:\n        -   8000:8000\n"
     )
     assert merge_file("compose.yaml", base, ours, base).text == ours

@@ -42,6 +42,9 @@ def split_header(text: str) -> tuple[str, str]:
     return text[:end], text[end:]
 
 
+SIDES = ("base", "yours", "theirs")
+
+
 class _Unparsed(Exception):
     """A side that is not valid YAML, named for the conflict that says so."""
 
@@ -57,7 +60,7 @@ def merge_yaml(
     """Merge ``theirs``' changes since ``base`` into the user's YAML file ``ours``."""
     headers, bodies = zip(*(split_header(text) for text in (base, ours, theirs)), strict=True)
     try:
-        docs = [_load(body, side) for body, side in zip(bodies, ("base", "yours", "theirs"))]
+        docs = [_load(body, side) for body, side in zip(bodies, SIDES, strict=True)]
     except _Unparsed as exc:
         if exc.side == "theirs":
             raise ValueError(f"{path}: the render is not valid YAML: {exc.problem}") from exc

@@ -67,7 +67,7 @@ def merge_tree(
 def key_path(parent: str, key: Any) -> str:
     """``parent.key``; a key holding a dot, a space or a quote is written as a JSON string."""
     text = str(key)
-    if not text or any(c in text for c in '. "\'[]'):
+    if not text or any(c in text for c in ". \"'[]"):
         text = json.dumps(text)
     return f"{parent}.{text}" if parent else text
 
@@ -131,8 +131,11 @@ def _take(merge: _Merge, ours: CommentedMap, theirs: CommentedMap, key: Any) -> 
 
 
 def _position(ours: list, theirs: list, item: Any) -> int:
-    """Where ``item`` goes in ``ours``: after its nearest predecessor in ``theirs``, or before
-    its nearest successor, or at the end."""
+    """Where ``item`` goes in ``ours``, to stand beside the neighbours it has in ``theirs``.
+
+    After its nearest predecessor that ``ours`` has, else before its nearest successor, else
+    at the end.
+    """
     at = theirs.index(item)
     for before in reversed(theirs[:at]):
         if before in ours:
@@ -180,8 +183,10 @@ def _item_comments(items: list, item: Any) -> list[str]:
 
 
 def fingerprint(value: Any) -> str:
-    """A value as comparable text: types kept (``1``, ``"1"``, ``true`` differ), order of keys
-    and comments ignored."""
+    """A value as comparable text, so values compare as data.
+
+    Types count (``1``, ``"1"`` and ``true`` differ); key order and comments do not.
+    """
     if value is MISSING:
         return "\0missing"
     return json.dumps(to_plain(value), sort_keys=True, default=repr)
