@@ -12,12 +12,12 @@ from __future__ import annotations
 import io
 import re
 from collections.abc import Mapping
+from itertools import pairwise
 from typing import Any
 
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
-from ruamel.yaml.util import load_yaml_guess_indent
 
 from mlstack.render.merge_records import Conflict, MergeResult
 from mlstack.render.merge_text import merge_lines
@@ -100,18 +100,35 @@ def _dump(doc: CommentedMap, original: str) -> str:
 
 
 def _yaml_like(text: str) -> YAML:
-    """Project settings, with the user's indentation where it can be told from ``text``."""
-    try:
-        _, sequence, offset = load_yaml_guess_indent(text)
-    except YAMLError:
-        sequence = offset = None
-    nested = [len(line) - len(line.lstrip(" ")) for line in text.splitlines()]
-    keys = [
-        n
-        for n, line in zip(nested, text.splitlines(), strict=True)
-        if n and not line.lstrip().startswith(("-", "#"))
-    ]
-    mapping = min(keys, default=2)
-    if sequence is None or offset is None:
-        return round_trip_yaml(mapping)
-    return round_trip_yaml(mapping, sequence, offset)
+    """Project settings, with the user's indentation where ``text`` shows it."""
+    return round_trip_yaml(*guess_indent(text))
+
+
+_BLOCK_KEY = re.compile(
+    r"^\s*(?!- )[^#\s][^#]*:\s*(#.*)?$"
+)  # a key whose value starts on the next line
+
+
+def guess_indent(text: str) -> tuple[int, int, int]:
+    """``(mapping, sequence, offset)`` as ruamel counts them, read from the first nested blocks.
+
+    Defaults are the project's (2, 4, 2), so a file mlstack wrote keeps its layout.
+    """
+    lines = [line for line in text.splitlines() if line.strip() and line.strip()[0] != "#"]
+    mapping = offset = sequence = None
+    for parent, child in pairwise(lines):
+        if not _BLOCK_KEY.match(parent):
+            continue
+        step = _indent(child) - _indent(parent)
+        item = child.lstrip()
+        if item.startswith("- ") and offset is None and step >= 0:
+            offset, sequence = step, step + 1 + _indent(item[1:])
+        elif not item.startswith("-") and mapping is None and step > 0:
+            mapping = step
+    if offset is None or sequence is None:
+        return (mapping or 2, 4, 2)
+    return (mapping or 2, sequence, offset)
+
+
+def _indent(line: str) -> int:
+    return len(line) - len(line.lstrip(" "))

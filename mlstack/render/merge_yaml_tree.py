@@ -88,17 +88,12 @@ def _merge_entry(merge: _Merge, path: str, key: Any, maps: tuple, forced: Any) -
     forced = merge.resolve.get(path, forced)
     if forced == "ours" or same(o, t):
         return
-    both_maps = isinstance(o, Mapping) and isinstance(t, Mapping)
-    if forced != "theirs":
-        if same(b, t):
-            return
-        if same(b, o) and not _drops_comments(base, ours, key, t):
-            _take(merge, ours, theirs, key)
-            return
-    if both_maps:
+    if isinstance(o, Mapping) and isinstance(t, Mapping):  # key by key keeps the user's layout
         _merge_map(merge, path, b, o, t, forced)
-    elif forced == "theirs":
+    elif forced == "theirs" or (same(b, o) and not _drops_comments(base, ours, key, t)):
         _take(merge, ours, theirs, key)
+    elif same(b, t):
+        return
     elif _is_set_list(key, b, o, t):
         _merge_set(merge, path, b if isinstance(b, list) else [], o, t)
     else:
