@@ -281,6 +281,28 @@ def test_a_broken_user_file_falls_back_to_lines_and_says_so() -> None:
     assert result.text == theirs + "  redis: [unclosed\n"
 
 
+def test_anchors_and_merge_keys_are_kept_and_a_render_change_overrides_them() -> None:
+    base = "services:\n  api:\n    image: a\n    restart: always\n  redis:\n    image: r\n"
+    ours = (
+        "x-common: &common\n  restart: always\n  init: true\n"
+        "services:\n  api:\n    <<: *common\n    image: a\n  redis:\n    image: r\n"
+    )
+    theirs = base.replace("restart: always", "restart: unless-stopped")
+    result = merge_file("compose.yaml", base, ours, theirs)
+    assert result.conflicts == ()
+    assert result.text == ours.replace(
+        "    image: a\n", "    image: a\n    restart: unless-stopped\n"
+    )
+    assert plain(result.text)["services"]["api"]["init"] is True
+
+
+def test_a_duplicate_key_is_not_valid_yaml() -> None:
+    base = "a: 1\nb: 1\n"
+    result = merge_file("compose.yaml", base, "a: 1\na: 2\nb: 1\n", "a: 1\nb: 2\n")
+    assert result.conflicts[0].where == "not valid YAML"
+    assert 'duplicate key "a"' in result.conflicts[0].ours
+
+
 def test_a_document_that_is_not_a_mapping_merges_by_line() -> None:
     result = merge_file("list.yaml", "- a\n- b\n", "- a\n- b\n- c\n", "- z\n- a\n- b\n")
     assert result.conflicts == ()

@@ -65,7 +65,7 @@ def merge_yaml(
         if exc.side == "theirs":
             raise ValueError(f"{path}: the render is not valid YAML: {exc.problem}") from exc
         lines = merge_lines(path, base, ours, theirs)
-        broken = Conflict(path, "not valid YAML", exc.problem, "fix the YAML, then render again")
+        broken = Conflict(path, "not valid YAML", exc.problem, "(merged by line instead)")
         return MergeResult(lines.text, (broken, *lines.conflicts))
     if not all(isinstance(doc, CommentedMap) for doc in docs):
         return merge_lines(path, base, ours, theirs)

@@ -157,7 +157,7 @@ def _merge_set(merge: _Merge, path: str, base: list, ours: CommentedSeq, theirs:
     dropped = [x for x in base if x not in theirs and x in ours]
     commented = any(_item_comments(ours, x) != _item_comments(base, x) for x in dropped)
     replaced = removed_both and ours_added and theirs_added
-    if commented or (replaced and set(map(fingerprint, ours_added)) != _fps(theirs_added)):
+    if commented or (replaced and _fps(ours_added) != _fps(theirs_added)):
         merge.conflict(path, ours, theirs)
         return
     for item in dropped:
