@@ -296,11 +296,18 @@ def test_anchors_and_merge_keys_are_kept_and_a_render_change_overrides_them() ->
     assert plain(result.text)["services"]["api"]["init"] is True
 
 
-def test_a_duplicate_key_is_not_valid_yaml() -> None:
-    base = "a: 1\nb: 1\n"
-    result = merge_file("compose.yaml", base, "a: 1\na: 2\nb: 1\n", "a: 1\nb: 2\n")
+@pytest.mark.parametrize(
+    ("ours", "problem"),
+    [
+        ("# header\na: 1\na: 2\nb: 1\n", 'yours: line 3: found duplicate key "a"'),
+        ("# header\na: 2024-13-45\nb: 1\n", "yours: month must be in 1..12"),
+    ],
+)
+def test_a_value_ruamel_cannot_read_is_not_valid_yaml(ours: str, problem: str) -> None:
+    base = "# header\na: 1\nb: 1\n"
+    result = merge_file("compose.yaml", base, ours, base.replace("b: 1", "b: 2"))
     assert result.conflicts[0].where == "not valid YAML"
-    assert 'duplicate key "a"' in result.conflicts[0].ours
+    assert result.conflicts[0].ours.startswith(problem)
 
 
 def test_a_document_that_is_not_a_mapping_merges_by_line() -> None:

@@ -60,7 +60,7 @@ def merge_yaml(
     """Merge ``theirs``' changes since ``base`` into the user's YAML file ``ours``."""
     headers, bodies = zip(*(split_header(text) for text in (base, ours, theirs)), strict=True)
     try:
-        docs = [_load(body, side) for body, side in zip(bodies, SIDES, strict=True)]
+        docs = [_load(*args) for args in zip(bodies, SIDES, headers, strict=True)]
     except _Unparsed as exc:
         if exc.side == "theirs":
             raise ValueError(f"{path}: the render is not valid YAML: {exc.problem}") from exc
@@ -75,14 +75,15 @@ def merge_yaml(
     return MergeResult(_merge_header(path, *headers) + body, tuple(conflicts))
 
 
-def _load(text: str, side: str) -> Any:
+def _load(body: str, side: str, header: str) -> Any:
+    """Parse a body; an error names the side and the line in the whole file."""
     try:
-        return round_trip_yaml().load(text)
+        return round_trip_yaml().load(body)
     except MarkedYAMLError as exc:
-        mark = exc.problem_mark
-        where = f"line {mark.line + 1}: " if mark is not None else ""
-        raise _Unparsed(side, f"{side}: {where}{exc.problem}") from exc
-    except YAMLError as exc:
+        mark, above = exc.problem_mark, header.count("\n")
+        line = f"line {mark.line + 1 + above}: " if mark is not None else ""
+        raise _Unparsed(side, f"{side}: {line}{exc.problem}") from exc
+    except (YAMLError, ValueError) as exc:  # ValueError: a bad date or !!int, say
         raise _Unparsed(side, f"{side}: {exc}") from exc
 
 
