@@ -289,7 +289,7 @@ def yaml_cases(draw: st.DrawFn) -> tuple:
     return base, ours, theirs, generated, user, render, header, note
 
 
-@SETTINGS
+@settings(SETTINGS, max_examples=200)  # ~14 s on a busy 2-core machine (ruamel parses)
 @given(yaml_cases())
 def test_yaml_merge_keeps_every_edit_and_reports_every_conflict(case: tuple) -> None:
     base, ours, theirs, generated, user, render, header, note = case
