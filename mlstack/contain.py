@@ -22,8 +22,12 @@ from mlstack.layout import STATE_DIR
 MAX_READ = 4 * 1024 * 1024  # no file mlstack generates or edits comes near this
 PRIVATE_TOPS = (".git", STATE_DIR)  # folders a link may not lead into
 LINK_FIX = (
-    "replace the link with a real file or folder (or delete it), then run the command again; "
+    "replace the link with a real folder (or delete it), then run the command again; "
     "mlstack never reads or writes through a link that leaves the project"
+)
+FILE_LINK_FIX = (
+    "replace the link with a copy of the file it points to (or delete it), then run the "
+    "command again; mlstack writes regular files only, never through a link"
 )
 
 
@@ -63,7 +67,7 @@ def checked(root: Path, rel: str) -> Path:
 def _check_part(root: Path, here: str, info: os.stat_result, last: bool) -> None:
     if stat.S_ISLNK(info.st_mode):
         if last:
-            raise InputError(here, "", "is a symbolic link where mlstack keeps a file", LINK_FIX)
+            raise _file_link(root, here)
         _check_folder_link(root, here)
     elif last and stat.S_ISDIR(info.st_mode):
         raise InputError(
@@ -75,6 +79,15 @@ def _check_part(root: Path, here: str, info: os.stat_result, last: bool) -> None
         raise InputError(
             here, "", "is a file where mlstack needs a folder", "move the file away, then retry"
         )
+
+
+def _file_link(root: Path, rel: str) -> InputError:
+    try:
+        target = str((root / rel).readlink())
+    except OSError:
+        target = "?"
+    problem = f"is a symbolic link (to {target}) where mlstack keeps a file"
+    return InputError(rel, "", problem, FILE_LINK_FIX)
 
 
 def _check_folder_link(root: Path, here: str) -> None:
@@ -101,9 +114,7 @@ def read_file(root: Path, rel: str, limit: int = MAX_READ) -> FileState | None:
         return None
     except OSError as exc:
         if exc.errno == errno.ELOOP:
-            raise InputError(
-                rel, "", "is a symbolic link where mlstack keeps a file", LINK_FIX
-            ) from exc
+            raise _file_link(root, rel) from exc
         raise InputError(rel, "", f"cannot read: {exc.strerror}", "check the file") from exc
     with os.fdopen(fd, "rb") as handle:
         info = os.fstat(handle.fileno())
@@ -150,7 +161,7 @@ def state_dir(root: Path, create: bool = False) -> Path:
             path.mkdir()
         return path
     if not stat.S_ISDIR(info.st_mode):
-        raise InputError(STATE_DIR, "", "is not a folder (mlstack keeps its state there)", LINK_FIX)
+        raise InputError(STATE_DIR, "", "is not a folder (mlstack keeps its state in it)", LINK_FIX)
     return path
 
 
@@ -162,5 +173,5 @@ def refuse_link(root: Path, rel: str) -> None:
         return
     if not stat.S_ISREG(info.st_mode):
         raise InputError(
-            rel, "", "is not a regular file (mlstack keeps its own file here)", LINK_FIX
+            rel, "", "is not a regular file (mlstack keeps its own file here)", FILE_LINK_FIX
         )

@@ -52,12 +52,19 @@ def check_schema(data: Any, name: str, source: str, fix: str) -> None:
     error = jsonschema.exceptions.best_match(validator.iter_errors(data))
     if error is None:
         return
-    field = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in error.absolute_path)
+    field = "".join(_part(p) for p in error.absolute_path)
     problem = error.message
     if "propertyNames" in error.schema_path:
         field += f"[{json.dumps(error.instance)}]"
         problem = "is not a file mlstack generates (a relative path of a generated file)"
     raise InputError(source, field.lstrip(".") or "(top level)", problem, fix)
+
+
+def _part(part: Any) -> str:
+    """``[0]``, ``.ops`` or ``["api/Dockerfile"]``: a field path a reader can paste back."""
+    if isinstance(part, int):
+        return f"[{part}]"
+    return f".{part}" if str(part).isidentifier() else f"[{json.dumps(part)}]"
 
 
 def manifest_file(record: dict[str, str]) -> PlannedFile:
