@@ -13,6 +13,7 @@ held back until they are done: the command then exits 130 with the new stack in 
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import os
 import shutil
@@ -73,13 +74,22 @@ def commit(root: Path, ops: list[Op]) -> None:
     """Write the journal (the commit point), then apply it and clean up."""
     tmp = root / TMP
     data = json.dumps({"format": 1, "ops": [op.as_json() for op in ops]}).encode()
-    fd = os.open(tmp / "journal.new", os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW
     try:
-        os.write(fd, data)
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    _sync_dir(tmp)
+        fd = os.open(tmp / "journal.new", flags, 0o600)
+        try:
+            if os.write(fd, data) != len(data):
+                raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        _sync_dir(tmp)
+    except OSError as exc:
+        raise WriteError(
+            f"cannot write: {exc.strerror}",
+            f"make {root} writable (and check free space); nothing was changed",
+            str(root / JOURNAL),
+        ) from exc
     crash_point("journal")
     with held_sigint():
         (tmp / "journal.new").replace(root / JOURNAL)
@@ -116,8 +126,11 @@ def finish(root: Path) -> None:
 
 
 def remove_tmp(root: Path) -> None:
-    """Remove ``.mlstack/tmp`` and everything in it (never following a link inside it)."""
-    with contextlib.suppress(FileNotFoundError):
+    """Remove ``.mlstack/tmp`` and everything in it (never following a link inside it).
+
+    Best effort: what cannot be removed now, the next run removes.
+    """
+    with contextlib.suppress(OSError):
         shutil.rmtree(root / TMP)
 
 
