@@ -9,6 +9,7 @@ modes, folders) against the stack before the command and the stack a clean run g
 from __future__ import annotations
 
 import errno
+import itertools
 import os
 import random
 import resource
@@ -112,8 +113,8 @@ def stacks(
     return out
 
 
-def copy_of(stacks: dict[str, Any], scenario: str, tmp_path: Path) -> Path:
-    root = tmp_path / "stack"
+def copy_of(stacks: dict[str, Any], scenario: str, where: Path) -> Path:
+    root = where / "stack"
     shutil.copytree(stacks[scenario][0], root, symlinks=True)
     return root
 
@@ -196,18 +197,42 @@ def test_the_next_writer_recovers_before_it_reads(
 def test_a_kill_at_a_random_moment_leaves_the_old_or_the_new_stack(
     stacks: dict[str, Any], tmp_path: Path, cli: Any, seed: int
 ) -> None:
+    """SIGKILL at a random moment (seeded): from the first temp file on, where writes happen."""
     scenario = list(SCENARIOS)[seed % len(SCENARIOS)]
     _, old, new, _ = stacks[scenario]
     root = copy_of(stacks, scenario, tmp_path)
     command = [sys.executable, "-m", "mlstack", "-C", str(root), *SCENARIOS[scenario][2]]
     rng = random.Random(seed)
     child = subprocess.Popen(command, cwd=tmp_path, stdout=subprocess.DEVNULL)
-    time.sleep(rng.uniform(0.6, 1.0) * stacks[scenario][3])  # mostly near the end: the writes
+    while child.poll() is None and not (root / TMP).exists():
+        time.sleep(0.0005)
+    time.sleep(rng.uniform(0, 0.08))
     child.kill()
     child.wait(timeout=60)
     assert cli("-C", root, "render", "--check").exit_code in (0, 1)
     assert not (root / TMP).exists()
     assert state(root) in (old, new)
+
+
+@pytest.mark.parametrize(
+    ("scenario", "points"),
+    [("render --force", ("stage", "backup", "rename")), ("remove", ("delete",))],
+)
+def test_kill_at_every_occurrence_of_a_point(
+    stacks: dict[str, Any], tmp_path: Path, cli: Any, scenario: str, points: tuple[str, ...]
+) -> None:
+    """Every staging, backup, rename and delete, not just the first: N = 1, 2, ... to the last."""
+    _, old, new, _ = stacks[scenario]
+    for point in points:
+        for n in itertools.count(1):
+            root = copy_of(stacks, scenario, tmp_path / f"{point}-{n}")
+            done = mlstack(root, *SCENARIOS[scenario][2], crash=f"{point}:{n}")
+            if done.returncode == 0:  # past the last occurrence
+                assert n > 1, f"{point} was never reached"
+                break
+            assert done.returncode == 137, done.stderr
+            assert cli("-C", root, "render", "--check").exit_code in (0, 1)
+            assert state(root) == (old if point in BEFORE_COMMIT else new), f"{point}:{n}"
 
 
 # Temp files: private, in one git-ignored place ------------------------------------------------
