@@ -336,3 +336,47 @@ def test_a_hostile_journal_is_refused(
         assert f"fix: delete the folder {tmp.relative_to(project)}" in result.output
     assert tree_state(project) == before
     untouched(outside)
+
+
+# Modes: restored by rewriting the file, never by chmod through a path -----------------------
+
+
+def test_a_readable_env_is_drift_and_render_makes_it_private(project: Path, cli: Any) -> None:
+    env = project / ".env"
+    text = env.read_text()
+    env.chmod(0o644)
+    check = cli("-C", project, "render", "--check")
+    assert check.exit_code == 1, check.output
+    assert "drift: chmod 600 .env" in [" ".join(x.split()) for x in check.output.splitlines()]
+    result = cli("-C", project, "render")
+    assert result.exit_code == 0, result.output
+    assert stat.S_IMODE(env.stat().st_mode) == 0o600
+    assert env.read_text() == text
+
+
+def test_a_script_that_lost_its_x_bit_gets_it_back(
+    tmp_path: Path, make_stack: Any, cli: Any
+) -> None:
+    root = make_stack(tmp_path / "stack", "--with", "postgres")
+    script = root / "postgres" / "initdb" / "10-create-databases.sh"
+    script.chmod(0o644)
+    assert cli("-C", root, "render").exit_code == 0
+    assert stat.S_IMODE(script.stat().st_mode) == 0o755
+
+
+def test_a_checkouts_group_bits_are_not_drift(project: Path, cli: Any) -> None:
+    (project / "compose.yaml").chmod(0o664)  # git with umask 002
+    assert cli("-C", project, "render", "--check").exit_code == 0
+
+
+def test_nothing_to_write_leaves_the_manifest_alone() -> None:
+    from mlstack.render.manifest import manifest_file, with_manifest
+    from mlstack.render.plan import Action, PlannedFile, Step, digest
+
+    record = {"compose.yaml": digest("x\n")}
+    same = [Step(PlannedFile("compose.yaml", "x\n"), Action.IDENTICAL)]
+    assert with_manifest(same, record, manifest_file(record).content) == same
+    changed = [Step(PlannedFile("compose.yaml", "y\n"), Action.UPDATE)]
+    last = with_manifest(changed, record, manifest_file(record).content)[-1]
+    assert (last.file.path, last.action) == (MANIFEST, Action.UPDATE)
+    assert json.loads(last.file.content)["files"] == {"compose.yaml": digest("y\n")}

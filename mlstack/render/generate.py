@@ -215,7 +215,7 @@ def _require_spec(root: Path) -> None:
 def _load_catalog(root: Path) -> Catalog:
     """The catalog, once the user's fragments are known not to be links out of the project."""
     folder = root / USER_STACKS
-    if os.path.lexists(folder):
+    if folder.is_symlink() or folder.is_dir():
         contain.checked(root, f"{USER_STACKS}/x.yaml")  # the folder: a link only to inside
         for path in sorted(folder.glob("*.yaml")):
             contain.checked(root, f"{USER_STACKS}/{path.name}")
