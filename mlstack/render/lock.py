@@ -19,8 +19,6 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
-from filelock import FileLock, Timeout
-
 from mlstack import contain
 from mlstack.errors import BusyError, InputError, WriteError
 from mlstack.layout import STATE_DIR
@@ -49,6 +47,8 @@ def project_lock(
     root: Path, command: str | None = None, wait: float | None = None
 ) -> Iterator[None]:
     """Hold the project's lock (creating ``.mlstack/`` when needed) for the ``with`` body."""
+    from filelock import FileLock, Timeout  # deferred: ~20 ms, paid by writing commands only
+
     try:
         contain.state_dir(root, create=True)
     except OSError as exc:
