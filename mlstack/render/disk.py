@@ -68,10 +68,14 @@ def _check_targets(root: Path, writes: list[Step]) -> None:
 
 
 def _probe(folder: Path, target: Path, root: Path) -> None:
-    """Fail like a write into ``folder`` would, without creating a visible file."""
+    """Fail like a write into ``folder`` would, without creating a visible file.
+
+    An unnamed O_TMPFILE gives the kernel's own answer (EROFS, EACCES); where the system or the
+    filesystem has none, ``access`` stands in.
+    """
     try:
         try:
-            os.close(os.open(folder, os.O_TMPFILE | os.O_WRONLY, 0o600))
+            os.close(os.open(folder, getattr(os, "O_TMPFILE", 0) | os.O_WRONLY, 0o600))
         except OSError as exc:
             if exc.errno not in (errno.EOPNOTSUPP, errno.EISDIR, errno.EINVAL):
                 raise
