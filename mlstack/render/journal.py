@@ -84,16 +84,23 @@ def commit(root: Path, ops: list[Op]) -> None:
         finally:
             os.close(fd)
     except OSError as exc:
-        raise WriteError(
-            f"cannot write: {exc.strerror}",
-            f"make {root} writable (and check free space); nothing was changed",
-            str(root / JOURNAL),
-        ) from exc
+        raise _unchanged(exc, root) from exc
     crash_point("journal")
     with held_sigint():
-        (tmp / "journal.new").replace(root / JOURNAL)
+        try:
+            (tmp / "journal.new").replace(root / JOURNAL)  # the commit point
+        except OSError as exc:
+            raise _unchanged(exc, root) from exc
         _apply(root, ops)
         finish(root)
+
+
+def _unchanged(exc: OSError, root: Path) -> WriteError:
+    return WriteError(
+        f"cannot write: {exc.strerror}",
+        f"make {root} writable (and check free space); nothing was changed",
+        str(root / JOURNAL),
+    )
 
 
 def recover(root: Path) -> bool:
@@ -117,7 +124,7 @@ def recover(root: Path) -> bool:
 def finish(root: Path) -> None:
     """Remove the journal (the commit is done), then the temp folder."""
     crash_point("commit")
-    with contextlib.suppress(FileNotFoundError):
+    with contextlib.suppress(OSError):  # a journal left behind is applied again: idempotent
         (root / JOURNAL).unlink()
     crash_point("cleanup")
     remove_tmp(root)
