@@ -88,3 +88,9 @@ class UnhealthyError(MlstackError):
     """One or more services did not become healthy in time."""
 
     exit_code = ExitCode.FAILURE
+
+
+class BusyError(MlstackError):
+    """Another mlstack process is writing this project; this one waited, then gave up."""
+
+    exit_code = ExitCode.FAILURE

@@ -95,19 +95,29 @@ def make_stack(where: Path, *args: object) -> Path:
     return where
 
 
+# Who holds the project lock (every writing command takes it): bookkeeping, not the stack.
+LOCK_BOOKKEEPING = (".mlstack/lock", ".mlstack/lock.owner")
+
+
 def tree(root: Path) -> dict[str, bytes]:
-    """Every file under ``root`` (relative path -> bytes)."""
+    """Every file under ``root`` (relative path -> bytes), but the lock's (LOCK_BOOKKEEPING)."""
     return {
         p.relative_to(root).as_posix(): p.read_bytes()
         for p in sorted(root.rglob("*"))
-        if p.is_file()
+        if p.is_file() and p.relative_to(root).as_posix() not in LOCK_BOOKKEEPING
     }
 
 
 def tree_state(root: Path) -> dict[str, tuple[bytes, int, int]]:
-    """Every path under ``root`` with its bytes, mtime (ns) and mode: to prove nothing changed."""
+    """Every path under ``root`` with its bytes, mtime (ns) and mode: to prove nothing changed.
+
+    The lock's own files are left out (see LOCK_BOOKKEEPING); everything else counts, temp
+    files and the folders' timestamps included.
+    """
     state = {}
     for path in sorted(root.rglob("*")):
+        if path.relative_to(root).as_posix() in LOCK_BOOKKEEPING:
+            continue
         info = path.lstat()
         content = path.read_bytes() if path.is_file() else b""
         state[path.relative_to(root).as_posix()] = (content, info.st_mtime_ns, info.st_mode)

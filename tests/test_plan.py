@@ -408,8 +408,14 @@ def test_read_only_directory_fails_cleanly(
     before = tree_state(root)
     result = cli("-C", root, "init", "--yes", "--with", "api,redis")
     assert result.exit_code == 2, result.output
-    first = "mlstack.yaml" if locked == "." else "api/Dockerfile"  # first file not writable
+    # the first path not writable: the lock's folder (.mlstack, taken before anything is read)
+    first = ".mlstack" if locked == "." else "api/Dockerfile"
     assert f"error: {root / first}: cannot write: Read-only file system" in result.output
     assert f"fix: make {root} writable (and check free space); nothing was changed" in result.output
-    assert tree_state(root) == before  # in "subdirectory", root-level files were staged first
-    assert [p.name for p in root.iterdir()] == ([] if locked == "." else ["api"])
+    after = tree_state(root)
+    if locked != ".":  # the lock's folder stays, holding only the lock: no temp file, no stack file
+        assert sorted(p.name for p in (root / ".mlstack").iterdir()) == ["lock", "lock.owner"]
+        del after[".mlstack"]
+    assert after == before  # in "subdirectory", root-level files were staged first
+    names = sorted(p.name for p in root.iterdir())
+    assert names == ([] if locked == "." else [".mlstack", "api"])

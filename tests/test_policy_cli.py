@@ -116,7 +116,12 @@ def test_a_committed_symlink_cannot_turn_a_shipped_mount_into_a_host_mount(
     )
     assert "`allow: {jupyter: {volumes: [./notebooks]}}`" in result.output
     edit_spec(root, allow={"jupyter": {"volumes": ["./notebooks"]}})
-    assert cli("-C", root, "render").exit_code == 0
+    # Allowed as a mount, but mlstack itself still never writes through a link out of the
+    # project (its scaffold notebooks/README.md would land outside): the writer refuses.
+    result = cli("-C", root, "render")
+    assert result.exit_code == 2, result.output
+    assert f"notebooks: is a symbolic link to {outside}, outside the project" in result.output
+    assert not list(outside.iterdir())
 
 
 def test_validate_and_doctor_list_every_allowed_exception(

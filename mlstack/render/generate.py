@@ -1,24 +1,32 @@
 """The generator's use cases: init, render (and --check), add, remove.
 
-Each reads the disk once, plans every file as data, checks everything, then writes all at once.
+Each takes the project lock (a dry run does not), first completes a write that a crash left
+halfway, then reads the disk once, plans every file as data (the manifest included), checks
+everything, and writes all at once.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+import contextlib
+import os
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from mlstack.errors import InputError
-from mlstack.layout import ENV_FILE, SPEC_FILE
+from mlstack import contain
+from mlstack.errors import BusyError, InputError
+from mlstack.layout import ENV_FILE, MANIFEST, SPEC_FILE
 from mlstack.render.compose_model import ComposeModel, build_compose
-from mlstack.render.disk import apply, read_record, read_text, snapshot
+from mlstack.render.disk import apply, snapshot
 from mlstack.render.envfile import fill_secrets, parse_env, secret_names, set_env_values
-from mlstack.render.plan import SCAFFOLD, Action, PlannedFile, Step, plan
+from mlstack.render.journal import TMP, recover
+from mlstack.render.lock import project_lock
+from mlstack.render.manifest import MAX_BYTES, parse_record, with_manifest
+from mlstack.render.plan import SCAFFOLD, STATE, Action, PlannedFile, Step, plan
 from mlstack.render.stack_files import stack_files
 from mlstack.spec.answers import FLAGS, Answers, index_credentials, spec_document
-from mlstack.spec.catalog import Catalog, load_catalog, load_rules
+from mlstack.spec.catalog import USER_STACKS, Catalog, load_catalog, load_rules
 from mlstack.spec.stack_spec import StackSpec, spec_from_document
 from mlstack.spec.yamlio import dump, dump_document, load_document, load_file
 
@@ -39,42 +47,68 @@ class Result:
     @property
     def drift(self) -> list[Step]:
         """Files whose content on disk differs from what the spec gives."""
-        return [s for s in self.steps if s.action not in (Action.IDENTICAL, Action.KEEP)]
+        return [
+            s
+            for s in self.steps
+            if s.action not in (Action.IDENTICAL, Action.KEEP) and s.file.policy != STATE
+        ]
+
+
+@contextlib.contextmanager
+def writing(root: Path, dry_run: bool) -> Iterator[None]:
+    """Hold the project lock while a command reads what it writes back; a dry run only settles."""
+    if dry_run:
+        settle(root)
+        yield
+        return
+    with project_lock(root):
+        recover(root)
+        yield
+
+
+def settle(root: Path) -> None:
+    """A read-only command completes a crashed write too, unless a writer is at work now."""
+    if os.path.lexists(root / TMP):
+        with contextlib.suppress(BusyError), project_lock(root, wait=0.5):
+            recover(root)
 
 
 def plan_stack(
     root: Path,
     spec: StackSpec,
     catalog: Catalog,
-    extra: Sequence[PlannedFile] = (),
+    spec_file: PlannedFile | None = None,
+    spec_action: Action | None = None,
     given: Mapping[str, str] | None = None,
 ) -> tuple[list[Step], ComposeModel]:
-    """Plan every file of the stack against what is on disk now (``given``: .env values)."""
+    """Plan every file of the stack, and the manifest, against what is on disk now.
+
+    ``given``: .env values the caller sets (a credential split from a flag), kept over the file's.
+    """
     model = build_compose(spec, catalog, load_rules("dev"), load_rules("prod"))
     given = dict(given or {})
-    current_env = set_env_values(read_text(root / ENV_FILE), given)
+    current_env = set_env_values(contain.read_text(root, ENV_FILE), given)
     env = {**fill_secrets(secret_names(spec, catalog), parse_env(current_env or "")), **given}
+    gitignore = contain.read_text(root, ".gitignore")
     files = [
-        *extra,
-        *stack_files(spec, catalog, model, env, current_env, read_text(root / ".gitignore")),
+        *([spec_file] if spec_file else []),
+        *stack_files(spec, catalog, model, env, current_env, gitignore),
     ]
-    record = read_record(root)
-    return plan(files, snapshot(root, [f.path for f in files] + list(record)), record), model
+    manifest = contain.read_text(root, MANIFEST, MAX_BYTES)
+    record = parse_record(manifest) if manifest is not None else {}
+    content, modes = snapshot(root, [f.path for f in files] + list(record))
+    steps = plan(files, content, record, modes)
+    if spec_file and spec_action:
+        steps[0] = Step(spec_file, spec_action)
+    return with_manifest(steps, record, manifest), model
 
 
 def init_project(
     root: Path, answers: Answers, force: bool = False, dry_run: bool = False
 ) -> Result:
     """Create mlstack.yaml from the answers and render the stack beside it."""
-    if (root / SPEC_FILE).exists() and not force:
-        raise InputError(
-            str(root / SPEC_FILE),
-            "",
-            "a stack already exists here",
-            "run `mlstack render` to regenerate it, or `mlstack init --force` "
-            "to start over (edited files are kept as .bak)",
-        )
-    catalog = load_catalog(root)
+    _refuse_existing(root, force)
+    catalog = _load_catalog(root)
     doc = spec_document(answers)
     try:
         spec = spec_from_document(doc, catalog, "mlstack init", root)
@@ -86,14 +120,29 @@ def init_project(
             "mlstack init", f"{FLAGS.get(field, field)} ({exc.field})", exc.problem, exc.fix
         ) from exc
     spec_file = PlannedFile(SPEC_FILE, dump(doc, SPEC_HEADER), SCAFFOLD)
-    steps, model = plan_stack(root, spec, catalog, [spec_file], index_credentials(answers))
-    steps[0] = Step(spec_file, _spec_action(root, spec_file))
-    return _finish(root, Result(steps, spec, model), force, dry_run)
+    with writing(root, dry_run):
+        _refuse_existing(root, force)  # again: another init may have won the lock
+        action = _spec_action(root, spec_file)
+        steps, model = plan_stack(
+            root, spec, catalog, spec_file, action, index_credentials(answers)
+        )
+        return _finish(root, Result(steps, spec, model), force, dry_run)
+
+
+def _refuse_existing(root: Path, force: bool) -> None:
+    if os.path.lexists(root / SPEC_FILE) and not force:
+        raise InputError(
+            str(root / SPEC_FILE),
+            "",
+            "a stack already exists here",
+            "run `mlstack render` to regenerate it, or `mlstack init --force` "
+            "to start over (edited files are kept as .bak)",
+        )
 
 
 def _spec_action(root: Path, spec_file: PlannedFile) -> Action:
     """``init --force`` over an existing mlstack.yaml: a conflict, so it is kept as .bak."""
-    current = read_text(root / SPEC_FILE)
+    current = contain.read_text(root, SPEC_FILE)
     if current is None:
         return Action.CREATE
     return Action.IDENTICAL if current == spec_file.content else Action.CONFLICT
@@ -101,8 +150,10 @@ def _spec_action(root: Path, spec_file: PlannedFile) -> Action:
 
 def render_project(root: Path, force: bool = False, dry_run: bool = False) -> Result:
     """Regenerate every file from mlstack.yaml (``dry_run``: plan only, as ``--check`` does)."""
-    catalog = load_catalog(root)
-    return _rerender(root, catalog, _load_doc(root, load_file), None, force, dry_run)
+    _require_spec(root)
+    with writing(root, dry_run):
+        catalog = _load_catalog(root)
+        return _rerender(root, catalog, _load_doc(root, load_file), None, force, dry_run)
 
 
 def change_components(
@@ -112,8 +163,19 @@ def change_components(
     force: bool = False,
     dry_run: bool = False,
 ) -> Result:
-    """``mlstack add`` / ``remove``: edit the component list (comments kept) and re-render."""
-    catalog = load_catalog(root)
+    """``mlstack add`` / ``remove``: edit the component list (comments kept) and re-render.
+
+    The spec is read under the lock: two ``add`` at once each see the other's change.
+    """
+    _require_spec(root)
+    with writing(root, dry_run):
+        return _change(root, add, remove, force, dry_run)
+
+
+def _change(
+    root: Path, add: Sequence[str], remove: Sequence[str], force: bool, dry_run: bool
+) -> Result:
+    catalog = _load_catalog(root)
     doc = _load_doc(root, load_document)
     components = doc["components"]
     for name in add:
@@ -142,21 +204,35 @@ def _rerender(
     dry_run: bool,
 ) -> Result:
     spec = spec_from_document(doc, catalog, root=root)
-    extra = [spec_file] if spec_file else []
-    steps, model = plan_stack(root, spec, catalog, extra)
-    if spec_file:
-        steps[0] = Step(spec_file, Action.UPDATE)
+    action = Action.UPDATE if spec_file else None
+    steps, model = plan_stack(root, spec, catalog, spec_file, action)
     return _finish(root, Result(steps, spec, model), force, dry_run)
 
 
 def _finish(root: Path, result: Result, force: bool, dry_run: bool) -> Result:
     if not dry_run:
-        apply(root, result.steps, read_record(root), force)
+        apply(root, result.steps, force)
     return result
 
 
+def _require_spec(root: Path) -> None:
+    """No stack here: say so before taking the lock (which would create .mlstack/)."""
+    if not os.path.lexists(contain.checked(root, SPEC_FILE)):
+        raise InputError(SPEC_FILE, "", "file not found", "run `mlstack init` first")
+
+
+def _load_catalog(root: Path) -> Catalog:
+    """The catalog, once the user's fragments are known not to be links out of the project."""
+    folder = root / USER_STACKS
+    if folder.is_symlink() or folder.is_dir():
+        contain.checked(root, f"{USER_STACKS}/x.yaml")  # the folder: a link only to inside
+        for path in sorted(folder.glob("*.yaml")):
+            contain.checked(root, f"{USER_STACKS}/{path.name}")
+    return load_catalog(root)
+
+
 def _load_doc(root: Path, loader: Callable[[Path, str], Any]) -> Any:
-    doc = loader(root / SPEC_FILE, SPEC_FILE)
+    doc = loader(contain.checked(root, SPEC_FILE), SPEC_FILE)
     if not isinstance(doc, dict) or not isinstance(doc.get("components"), list):
         raise InputError(
             SPEC_FILE,

@@ -14,6 +14,8 @@ GENERATED = "generated"  # mlstack owns it; regenerated, but never over a hand e
 SCAFFOLD = "scaffold"  # starter code: written once, then it is the user's
 SECRETS = "secrets"  # .env: existing values kept, missing keys appended
 BLOCK = "block"  # .gitignore: only the block between mlstack's markers is managed
+STATE = "state"  # .mlstack/manifest.json: mlstack's own record, not a file of the stack
+MODED = (GENERATED, SECRETS)  # policies whose file mode mlstack restores (.env: 0600)
 
 
 class Action(str, Enum):
@@ -25,6 +27,7 @@ class Action(str, Enum):
     KEEP = "keep"  # a scaffold the user owns now
     CONFLICT = "conflict"  # edited by hand since mlstack wrote it
     DELETE = "delete"  # generated earlier, no longer part of the stack, unedited
+    CHMOD = "chmod"  # content identical, mode not (a .env made by hand, readable by all)
 
 
 @dataclass(frozen=True)
@@ -45,13 +48,14 @@ class Step:
     action: Action
 
     def __str__(self) -> str:
-        label = "conflict (edited)" if self.action is Action.CONFLICT else self.action.value
+        label = {Action.CONFLICT: "conflict (edited)", Action.CHMOD: f"chmod {self.file.mode:o}"}
+        label = label.get(self.action, self.action.value)
         return f"{label:<17} {self.file.path}"
 
     @property
     def writes(self) -> bool:
         """Whether the step changes the disk."""
-        return self.action in (Action.CREATE, Action.UPDATE, Action.DELETE)
+        return self.action in (Action.CREATE, Action.UPDATE, Action.DELETE, Action.CHMOD)
 
 
 def digest(text: str) -> str:
@@ -73,20 +77,39 @@ def decide(file: PlannedFile, on_disk: str | None, recorded: str | None) -> Acti
 
 
 def plan(
-    files: list[PlannedFile], disk: dict[str, str | None], record: dict[str, str]
+    files: list[PlannedFile],
+    disk: dict[str, str | None],
+    record: dict[str, str],
+    modes: dict[str, int] | None = None,
 ) -> list[Step]:
-    """Decide every file against the disk snapshot and the record.
+    """Decide every file against the disk snapshot (content, and mode when given) and the record.
 
     A file mlstack generated before that the stack no longer has (a removed component's
     Dockerfile) is deleted when it is unedited, and left alone otherwise.
     """
     steps = [Step(f, decide(f, disk.get(f.path), record.get(f.path))) for f in files]
+    steps = [_mode_checked(s, (modes or {}).get(s.file.path)) for s in steps]
     planned = {f.path for f in files}
     for path, recorded in sorted(record.items()):
         content = disk.get(path)
         if path not in planned and content is not None and digest(content) == recorded:
             steps.append(Step(PlannedFile(path, content), Action.DELETE))
     return steps
+
+
+def _mode_checked(step: Step, mode: int | None) -> Step:
+    """An identical file with a wrong mode gets its mode back (only modes that matter).
+
+    ``.env`` must not be readable by others; a script must stay executable. Other bits are
+    left as a checkout made them (a umask of 002 gives 0664: not drift).
+    """
+    if step.action is not Action.IDENTICAL or step.file.policy not in MODED or mode is None:
+        return step
+    if step.file.policy == SECRETS:
+        wrong = bool(mode & 0o077)
+    else:
+        wrong = bool(step.file.mode & 0o100) and not mode & 0o100
+    return Step(step.file, Action.CHMOD) if wrong else step
 
 
 MARK_BEGIN = "# >>> mlstack (managed block: edit outside it)"

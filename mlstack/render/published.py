@@ -6,9 +6,9 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from mlstack import contain
 from mlstack.layout import ENV_FILE
 from mlstack.render.compose_model import port_variable
-from mlstack.render.disk import read_text
 from mlstack.render.envfile import parse_env
 from mlstack.spec.catalog import Catalog, load_rules
 from mlstack.spec.stack_spec import StackSpec
@@ -25,7 +25,7 @@ class Published:
 
 def env_values(root: Path) -> dict[str, str]:
     """What compose interpolates with: ``.env``, overridden by the shell (compose's precedence)."""
-    values = parse_env(read_text(root / ENV_FILE) or "")
+    values = parse_env(contain.read_text(root, ENV_FILE) or "")
     values.update({k: v for k, v in os.environ.items() if k in values or k.endswith("_HOST_PORT")})
     return values
 

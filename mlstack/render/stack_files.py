@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import json
-
-from mlstack.layout import BASE, DEV, ENV_EXAMPLE, ENV_FILE, MANIFEST, PROD
+from mlstack.layout import BASE, DEV, ENV_EXAMPLE, ENV_FILE, PROD, STATE_DIR
 from mlstack.render.compose_model import ComposeModel
 from mlstack.render.dockerfiles import dockerfile, requirements
 from mlstack.render.envfile import render_env, render_env_example
@@ -38,7 +36,8 @@ DOCKERIGNORE = [
     "outputs",
     "*.ipynb_checkpoints",
 ]
-GITIGNORE = [".env", "*.bak", "__pycache__/"]
+# temp files (one can hold every secret) and the lock never go to git
+GITIGNORE = [".env", "*.bak", "__pycache__/", f"{STATE_DIR}/tmp/", f"{STATE_DIR}/lock*"]
 
 
 def _header(text: str) -> str:
@@ -115,15 +114,6 @@ def _component_files(build: str | None, spec: StackSpec, catalog: Catalog) -> li
             )
         )
     return files
-
-
-def manifest_file(record: dict[str, str]) -> PlannedFile:
-    """The record of what mlstack generated: commit it, so teammates' renders know it too."""
-    body = {
-        "about": "digests of the files mlstack generated; see `mlstack render`",
-        "files": dict(sorted(record.items())),
-    }
-    return PlannedFile(MANIFEST, json.dumps(body, indent=2) + "\n")
 
 
 def _drop_empty(doc: dict) -> dict:

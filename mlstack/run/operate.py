@@ -6,10 +6,10 @@ import threading
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from mlstack import contain
 from mlstack.cli import console
 from mlstack.errors import EngineError, InputError, PreflightError, UnhealthyError
 from mlstack.layout import ENV_FILE
-from mlstack.render.disk import read_text
 from mlstack.render.envfile import build_secret_values, parse_env
 from mlstack.render.generate import render_project
 from mlstack.render.published import Published, long_running, published_ports
@@ -59,7 +59,7 @@ def open_stack(root: Path, profile: str, render: bool = False) -> Stack:
 
 def probes_and_urls(stack: Stack) -> tuple[dict[str, Probe], dict[str, str]]:
     """How to reach each published service from the host, and the URL to show."""
-    secrets = parse_env(read_text(stack.root / ENV_FILE) or "")
+    secrets = parse_env(contain.read_text(stack.root, ENV_FILE) or "")
     probes, urls = {}, {}
     for item in published_ports(stack.root, stack.spec, stack.catalog, stack.profile):
         frag = stack.catalog[item.service]
@@ -159,7 +159,7 @@ def up(
             stack.engine.pull(image)
     if to_build:
         console.say(f"building: {', '.join(to_build)} (this can take minutes the first time)")
-        env = parse_env(read_text(stack.root / ENV_FILE) or "")
+        env = parse_env(contain.read_text(stack.root, ENV_FILE) or "")
         stack.engine.build(to_build, build_secret_values(stack.spec, env))
     return _start_and_wait(stack, targets, timeout)
 
