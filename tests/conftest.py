@@ -13,45 +13,25 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 from click.testing import Result
+from helpers import compose_cli_works, skip_or_fail
 from typer.testing import CliRunner
 
 from mlstack.cli import app
 
-CI = os.environ.get("CI") == "true"
 RUNNER = CliRunner()
 VENV_BIN = Path(sys.executable).parent  # the judges' binaries live beside the interpreter
-
-
-def skip_or_fail(reason: str) -> None:
-    """Skip on a developer machine; fail in CI, where nothing may be silently skipped."""
-    if CI:
-        pytest.fail(f"{reason} (required in CI)", pytrace=False)
-    pytest.skip(reason)
 
 
 def tool_path(name: str) -> str | None:
     """An executable from the test interpreter's bin directory, else from PATH."""
     search = os.pathsep.join([str(VENV_BIN), os.environ.get("PATH", "")])
     return shutil.which(name, path=search)
-
-
-def _docker_compose_works() -> bool:
-    if shutil.which("docker") is None:
-        return False
-    try:
-        done = subprocess.run(
-            ["docker", "compose", "version"], capture_output=True, timeout=30, check=False
-        )
-    except (OSError, subprocess.TimeoutExpired):
-        return False
-    return done.returncode == 0
 
 
 def _check_jsonschema_works() -> bool:
@@ -65,7 +45,7 @@ def _check_jsonschema_works() -> bool:
 
 
 JUDGES = {
-    "docker compose": _docker_compose_works,
+    "docker compose": compose_cli_works,
     "hadolint": lambda: tool_path("hadolint") is not None,
     "compose-lint": lambda: tool_path("compose-lint") is not None,
     "check-jsonschema": _check_jsonschema_works,

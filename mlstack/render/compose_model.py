@@ -114,7 +114,7 @@ def _base_service(frag: Fragment, spec: StackSpec, catalog: Catalog) -> dict[str
         service["environment"] = env
     if spec.uses_gpu(frag.name):
         service["deploy"] = {
-            "resources": {"reservations": {"devices": [_gpu_request(spec.gpu[frag.name])]}}
+            "resources": {"reservations": {"devices": [spec.gpu[frag.name].compose_request()]}}
         }
     if frag.shm or spec.uses_gpu(frag.name):
         service["shm_size"] = spec.shm_size
@@ -168,16 +168,6 @@ def _build(frag: Fragment, spec: StackSpec) -> dict[str, Any]:
     if spec.ca_bundle:
         build["secrets"] = [CA_SECRET]
     return {"build": build}
-
-
-def _gpu_request(devices: Any) -> dict[str, Any]:
-    request: dict[str, Any] = {"driver": "nvidia"}
-    if isinstance(devices, tuple):
-        request["device_ids"] = list(devices)
-    else:
-        request["count"] = devices
-    request["capabilities"] = ["gpu"]
-    return request
 
 
 def _variant(frag: Fragment, spec: StackSpec, rules: Rules, own: dict[str, Any]) -> dict[str, Any]:

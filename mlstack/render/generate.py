@@ -17,7 +17,7 @@ from mlstack.render.disk import apply, read_record, read_text, snapshot
 from mlstack.render.envfile import fill_secrets, parse_env, secret_names
 from mlstack.render.plan import SCAFFOLD, Action, PlannedFile, Step, plan
 from mlstack.render.stack_files import stack_files
-from mlstack.spec.answers import FLAGS, Answers, spec_document
+from mlstack.spec.answers import INIT_SOURCE, Answers, spec_document
 from mlstack.spec.catalog import Catalog, load_catalog, load_rules
 from mlstack.spec.stack_spec import StackSpec, spec_from_document
 from mlstack.spec.yamlio import dump, dump_document, load_document, load_file
@@ -71,13 +71,7 @@ def init_project(
         )
     catalog = load_catalog(root)
     doc = spec_document(answers)
-    try:
-        spec = spec_from_document(doc, catalog, "mlstack init")
-    except InputError as exc:
-        field = exc.field.split(".")[0].split("[")[0]
-        raise InputError(
-            "mlstack init", f"{FLAGS.get(field, field)} ({exc.field})", exc.problem, exc.fix
-        ) from exc
+    spec = spec_from_document(doc, catalog, INIT_SOURCE)  # the CLI names the flag of a field
     spec_file = PlannedFile(SPEC_FILE, dump(doc, SPEC_HEADER), SCAFFOLD)
     steps, model = plan_stack(root, spec, catalog, [spec_file])
     steps[0] = Step(spec_file, _spec_action(root, spec_file))
