@@ -94,6 +94,21 @@ def tree_state(root: Path) -> dict[str, tuple[bytes, int, int]]:
     return state
 
 
+MARKER_OF = {"require": "judge", "e2e_images": "engine"}  # a fixture -> the marker it needs
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """A test that uses an external judge or the engine must say so with its marker."""
+    unmarked = [
+        f"{item.nodeid} (uses {fixture}: mark it {marker})"
+        for item in items
+        for fixture, marker in MARKER_OF.items()
+        if fixture in getattr(item, "fixturenames", ()) and not item.get_closest_marker(marker)
+    ]
+    if unmarked:
+        raise pytest.UsageError("tests without their marker:\n" + "\n".join(unmarked))
+
+
 @pytest.fixture(scope="session", autouse=True)
 def isolated_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """mlstack caches parse/validation results under $XDG_CACHE_HOME: one fresh cache a session."""
