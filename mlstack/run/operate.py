@@ -34,11 +34,12 @@ def open_stack(
     root: Path,
     profile: Profile,
     env: Environment = REAL,
-    on_event: OnEvent | None = None,
+    render: bool = False,
+    on_event: OnEvent = events.ignore,
 ) -> Stack:
-    """Load the stack; with ``on_event``, render it first (a fresh clone gets its .env here)."""
+    """Load the stack (rendering first when asked: a fresh clone gets its .env here)."""
     catalog = load_catalog(root)
-    if on_event is not None:
+    if render:
         result = render_project(root)
         for step in result.steps:
             if step.writes:
@@ -74,7 +75,7 @@ def up(
     env: Environment = REAL,
 ) -> list[ServiceReport]:
     """Bring the stack up and prove every service healthy; raise UnhealthyError otherwise."""
-    stack = open_stack(root, profile, env, on_event)
+    stack = open_stack(root, profile, env, render=True, on_event=on_event)
     targets = services or long_running(stack.spec, stack.catalog)
     unknown = [s for s in targets if s not in stack.spec.components]
     if unknown:
