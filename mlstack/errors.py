@@ -8,7 +8,9 @@ shows a traceback only with ``--debug``.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from enum import IntEnum
+from typing import Protocol
 
 
 class ExitCode(IntEnum):
@@ -78,16 +80,49 @@ class EngineError(MlstackError):
     exit_code = ExitCode.FAILURE
 
 
+class Finding(Protocol):
+    """A check's record (``mlstack.run.checks.Check``): what it found, and the fix."""
+
+    @property
+    def id(self) -> str:
+        """The check's stable id, e.g. ``ports``."""
+
+    @property
+    def status(self) -> str:
+        """ok, warn or fail."""
+
+    @property
+    def found(self) -> str:
+        """What the check saw."""
+
+    @property
+    def fix(self) -> str:
+        """What to do when it is not ok."""
+
+
 class PreflightError(MlstackError):
-    """A check before ``up`` failed; nothing was started."""
+    """A check before ``up`` failed; nothing was started. Carries the checks, as records."""
 
     exit_code = ExitCode.FAILURE
+
+    def __init__(self, checks: Sequence[Finding]) -> None:
+        self.checks = tuple(checks)
+        super().__init__("preflight failed, nothing was started")
+
+    @property
+    def failed(self) -> tuple[Finding, ...]:
+        """The checks that stopped ``up``."""
+        return tuple(c for c in self.checks if c.status == "fail")
 
 
 class UnhealthyError(MlstackError):
-    """One or more services did not become healthy in time."""
+    """One or more services did not become healthy in time; carries every service's report."""
 
     exit_code = ExitCode.FAILURE
+
+    def __init__(self, problem: str, reports: Sequence[object] = ()) -> None:
+        self.reports = tuple(reports)
+        super().__init__(problem)
 
 
 class BusyError(MlstackError):

@@ -1,6 +1,8 @@
-"""The names of a stack's files, shared by every stage (a leaf: it imports nothing)."""
+"""The names of a stack's files and profiles, shared by every stage (a leaf: it imports nothing)."""
 
 from __future__ import annotations
+
+from enum import Enum
 
 SPEC_FILE = "mlstack.yaml"
 BASE, DEV, PROD = "compose.yaml", "compose.override.yaml", "compose.prod.yaml"
@@ -8,3 +10,18 @@ ENV_FILE = ".env"
 ENV_EXAMPLE = ".env.example"
 STATE_DIR = ".mlstack"
 MANIFEST = f"{STATE_DIR}/manifest.json"
+
+
+class Profile(str, Enum):
+    """Where a stack runs: dev (``compose.override.yaml``) or prod (``compose.prod.yaml``)."""
+
+    DEV = "dev"
+    PROD = "prod"
+
+    def __str__(self) -> str:
+        return self.value
+
+    @property
+    def compose_files(self) -> tuple[str, str]:
+        """The compose files of the profile, base first (the order Compose merges them in)."""
+        return (BASE, DEV if self is Profile.DEV else PROD)

@@ -13,45 +13,25 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 from click.testing import Result
+from helpers import compose_cli_works, skip_or_fail
 from typer.testing import CliRunner
 
 from mlstack.cli import app
 
-CI = os.environ.get("CI") == "true"
 RUNNER = CliRunner()
 VENV_BIN = Path(sys.executable).parent  # the judges' binaries live beside the interpreter
-
-
-def skip_or_fail(reason: str) -> None:
-    """Skip on a developer machine; fail in CI, where nothing may be silently skipped."""
-    if CI:
-        pytest.fail(f"{reason} (required in CI)", pytrace=False)
-    pytest.skip(reason)
 
 
 def tool_path(name: str) -> str | None:
     """An executable from the test interpreter's bin directory, else from PATH."""
     search = os.pathsep.join([str(VENV_BIN), os.environ.get("PATH", "")])
     return shutil.which(name, path=search)
-
-
-def _docker_compose_works() -> bool:
-    if shutil.which("docker") is None:
-        return False
-    try:
-        done = subprocess.run(
-            ["docker", "compose", "version"], capture_output=True, timeout=30, check=False
-        )
-    except (OSError, subprocess.TimeoutExpired):
-        return False
-    return done.returncode == 0
 
 
 def _check_jsonschema_works() -> bool:
@@ -65,7 +45,7 @@ def _check_jsonschema_works() -> bool:
 
 
 JUDGES = {
-    "docker compose": _docker_compose_works,
+    "docker compose": compose_cli_works,
     "hadolint": lambda: tool_path("hadolint") is not None,
     "compose-lint": lambda: tool_path("compose-lint") is not None,
     "check-jsonschema": _check_jsonschema_works,
@@ -122,6 +102,21 @@ def tree_state(root: Path) -> dict[str, tuple[bytes, int, int]]:
         content = path.read_bytes() if path.is_file() else b""
         state[path.relative_to(root).as_posix()] = (content, info.st_mtime_ns, info.st_mode)
     return state
+
+
+MARKER_OF = {"require": "judge", "e2e_images": "engine"}  # a fixture -> the marker it needs
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """A test that uses an external judge or the engine must say so with its marker."""
+    unmarked = [
+        f"{item.nodeid} (uses {fixture}: mark it {marker})"
+        for item in items
+        for fixture, marker in MARKER_OF.items()
+        if fixture in getattr(item, "fixturenames", ()) and not item.get_closest_marker(marker)
+    ]
+    if unmarked:
+        raise pytest.UsageError("tests without their marker:\n" + "\n".join(unmarked))
 
 
 @pytest.fixture(scope="session", autouse=True)

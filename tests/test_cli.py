@@ -242,6 +242,7 @@ def test_add_and_remove_print_what_they_wrote(tmp_path: Path, make_stack: Any, c
     assert "delete mlflow/Dockerfile" in {" ".join(x.split()) for x in removed.output.splitlines()}
 
 
+@pytest.mark.judge  # runs `docker compose config` (where it is installed)
 def test_validate_passes_on_a_fresh_stack(tmp_path: Path, make_stack: Any, cli: Any) -> None:
     root = make_stack(tmp_path, "--with", "api,redis")
     result = cli("-C", root, "validate")
@@ -251,6 +252,7 @@ def test_validate_passes_on_a_fresh_stack(tmp_path: Path, make_stack: Any, cli: 
     assert not any(line.startswith("drift:") for line in lines)
 
 
+@pytest.mark.judge  # runs `docker compose config` (where it is installed)
 def test_validate_runs_compose_config_on_every_combination(
     tmp_path: Path, make_stack: Any, cli: Any, require: Any
 ) -> None:
@@ -271,6 +273,7 @@ def test_validate_reports_a_bad_spec(tmp_path: Path, make_stack: Any, cli: Any) 
     assert "error: mlstack.yaml: components[1]: unknown component 'reddis'" in result.output
 
 
+@pytest.mark.judge  # runs `docker compose config` (where it is installed)
 def test_validate_names_the_files_compose_rejects(
     tmp_path: Path, make_stack: Any, cli: Any, require: Any
 ) -> None:
@@ -283,3 +286,26 @@ def test_validate_names_the_files_compose_rejects(
     assert "error: compose.yaml + compose.prod.yaml: docker compose config:" in result.output
     assert "'restartt' not allowed" in result.output
     assert "fix:" in result.output
+
+
+def test_gpu_services_with_a_per_service_choice_leave_the_others_without(
+    tmp_path: Path, make_stack: Any
+) -> None:
+    # Was: `--gpu all --gpu-services api --gpu trainer=0,1` wrote `services: {api: all,
+    # trainer: [0, 1]}` over `devices: all`, and a mapping is read over `devices` for every
+    # GPU-capable service: jupyter got every GPU although --gpu-services named only the api.
+    root = make_stack(
+        tmp_path,
+        "--with",
+        "api,jupyter,trainer",
+        "--gpu",
+        "all",
+        "--gpu-services",
+        "api",
+        "--gpu",
+        "trainer=0,1",
+    )
+    assert reservations(root) == {
+        "api": nvidia(count="all"),
+        "trainer": nvidia(device_ids=["0", "1"]),
+    }

@@ -15,16 +15,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from helpers import rules, shipped_catalog
 
 from mlstack.render.compose_model import MISSING_SECRET, ComposeModel, build_compose
 from mlstack.render.dockerfiles import dockerfile
-from mlstack.spec.catalog import load_catalog, load_rules
 from mlstack.spec.stack_spec import StackSpec, spec_from_document
 
 pytestmark = pytest.mark.usefixtures("cpu_only_host")
 
-CATALOG = load_catalog()
-DEV, PROD = load_rules("dev"), load_rules("prod")
 ALL = ("api", "jupyter", "mlflow", "postgres", "qdrant", "redis", "trainer")
 GPU_CAPABLE = ("api", "jupyter", "trainer")
 SUBSETS = [c for n in range(1, len(ALL) + 1) for c in itertools.combinations(ALL, n)]
@@ -67,8 +65,9 @@ BUILT = {"api", "jupyter", "mlflow", "trainer"}
 
 
 def build(components: tuple[str, ...] | list[str], **extra: Any) -> tuple[StackSpec, ComposeModel]:
-    spec = spec_from_document({"name": "demo", "components": list(components), **extra}, CATALOG)
-    return spec, build_compose(spec, CATALOG, DEV, PROD)
+    doc = {"name": "demo", "components": list(components), **extra}
+    spec = spec_from_document(doc, shipped_catalog())
+    return spec, build_compose(spec, shipped_catalog(), rules("dev"), rules("prod"))
 
 
 def ident(components: tuple[str, ...]) -> str:
@@ -115,7 +114,7 @@ def test_mlflow_keeps_its_runs_in_postgres_when_the_stack_has_it() -> None:
     )
     assert services["postgres"]["environment"]["POSTGRES_EXTRA_DATABASES"] == "mlflow"
     spec, _ = build(["mlflow", "postgres"])
-    assert "psycopg2-binary==" in dockerfile("mlflow", spec, CATALOG)
+    assert "psycopg2-binary==" in dockerfile("mlflow", spec, shipped_catalog())
 
 
 def test_mlflow_uses_sqlite_on_its_volume_without_postgres() -> None:
@@ -124,7 +123,7 @@ def test_mlflow_uses_sqlite_on_its_volume_without_postgres() -> None:
     assert mlflow["environment"]["MLFLOW_BACKEND_STORE_URI"] == "sqlite:////mlflow/mlflow.db"
     assert "mlflow-data:/mlflow" in mlflow["volumes"]
     assert "depends_on" not in mlflow
-    assert "psycopg2" not in dockerfile("mlflow", spec, CATALOG)
+    assert "psycopg2" not in dockerfile("mlflow", spec, shipped_catalog())
 
 
 def test_postgres_creates_no_extra_database_without_mlflow() -> None:
@@ -335,13 +334,13 @@ def test_image_overrides_reach_services_and_every_from_line(
     for name in BUILT:
         assert "image" not in services[name]
         assert services[name]["build"]["context"] == f"./{name}"
-        assert from_lines(dockerfile(name, spec, CATALOG)) == froms[name], name
+        assert from_lines(dockerfile(name, spec, shipped_catalog())) == froms[name], name
 
 
 def test_default_images_are_pinned() -> None:
     spec, model = build(ALL, gpu={"devices": "all"})
     refs = [s["image"] for s in model.base["services"].values() if "image" in s]
-    refs += [ref for name in BUILT for ref in from_lines(dockerfile(name, spec, CATALOG))]
+    refs += [ref for name in BUILT for ref in from_lines(dockerfile(name, spec, shipped_catalog()))]
     for ref in refs:
         assert ":" in ref.rsplit("/", 1)[-1] and not ref.endswith(":latest"), ref
 
@@ -349,7 +348,7 @@ def test_default_images_are_pinned() -> None:
 def test_trainer_alone_builds_on_python_slim() -> None:
     # Was a bug (KeyError('python'): only stacks/api.yaml declared the slot); fixed in 991106f.
     spec, _ = build(["trainer", "redis"])
-    assert from_lines(dockerfile("trainer", spec, CATALOG)) == ["python:3.12-slim"]
+    assert from_lines(dockerfile("trainer", spec, shipped_catalog())) == ["python:3.12-slim"]
 
 
 def test_every_secret_reference_is_required() -> None:

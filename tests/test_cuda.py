@@ -1,6 +1,5 @@
-from pathlib import Path
-
 import pytest
+from helpers import RECORDED
 
 from mlstack.machine.cuda import (
     CUDA_DRIVER_TABLE,
@@ -17,8 +16,6 @@ from mlstack.machine.nvidia_smi import (
     parse_nvidia_smi_csv,
     parse_smi_header_cuda,
 )
-
-RECORDED = Path(__file__).parent / "data" / "recorded"
 
 
 @pytest.mark.parametrize(

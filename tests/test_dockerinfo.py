@@ -1,7 +1,7 @@
 import json
-from pathlib import Path
 
 import pytest
+from helpers import RECORDED
 
 from mlstack.machine.docker_info import (
     EngineInfo,
@@ -10,8 +10,6 @@ from mlstack.machine.docker_info import (
     parse_docker_info,
     parse_engine_version,
 )
-
-RECORDED = Path(__file__).parent / "data" / "recorded"
 
 
 def recorded_json(name: str) -> dict:

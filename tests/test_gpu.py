@@ -1,6 +1,5 @@
-from pathlib import Path
-
 import pytest
+from helpers import RECORDED
 
 from mlstack.machine.nvidia_smi import (
     NVIDIA_SMI_QUERY,
@@ -9,8 +8,6 @@ from mlstack.machine.nvidia_smi import (
     parse_nvidia_smi_csv,
     parse_smi_header_cuda,
 )
-
-RECORDED = Path(__file__).parent / "data" / "recorded"
 
 
 def recorded(name: str) -> str:

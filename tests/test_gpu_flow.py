@@ -6,19 +6,17 @@ real hosts (tests/data/recorded), so the real subprocess path and parsers run en
 
 from __future__ import annotations
 
-import json
 import os
 import stat
-from pathlib import Path
 
 import pytest
+from helpers import RECORDED
 from typer.testing import CliRunner
 
 from mlstack.cli import app
 from mlstack.cli.answers_flow import host_defaults
 from mlstack.machine.host import scan_gpus
-
-RECORDED = Path(__file__).parent / "data" / "recorded"
+from mlstack.spec.gpu_choice import ALL_GPUS, NO_GPU
 
 
 @pytest.fixture()
@@ -52,12 +50,12 @@ def test_scan_explains_a_broken_driver(fake_smi):
     assert scan.gpus == () and "nvidia-smi failed" in scan.reason
 
 
-def test_defaults_follow_the_driver(fake_smi):
+def test_defaults_follow_the_driver(fake_smi, tmp_path):
     fake_smi("nvidia-smi-query-a100-x8.csv")  # driver 535.104.05: CUDA 12.2 natively
-    defaults = host_defaults()
-    assert defaults["gpu"] == "all"
-    assert defaults["cuda"].startswith("12.2")
-    assert "trainer" in defaults["components"]
+    defaults, _ = host_defaults(tmp_path)
+    assert defaults.gpu == ALL_GPUS
+    assert defaults.cuda.startswith("12.2")
+    assert "trainer" in defaults.components
 
 
 def test_init_on_a_gpu_host_uses_gpu_images(fake_smi, tmp_path):
@@ -79,25 +77,9 @@ def test_init_on_a_gpu_host_uses_gpu_images(fake_smi, tmp_path):
 
 def test_init_without_a_gpu_says_cpu(tmp_path, monkeypatch):
     monkeypatch.setenv("PATH", str(tmp_path))  # no nvidia-smi anywhere
-    defaults = host_defaults()
-    assert defaults["gpu"] == "none" and "not installed" in defaults["scan"].reason
-    assert "trainer" not in defaults["components"]
-
-
-def test_doctor_json_on_a_gpu_host_without_nvidia_runtime(fake_smi, tmp_path):
-    fake_smi("nvidia-smi-query-a100-x8.csv")
-    root = tmp_path / "stack"
-    runner = CliRunner()
-    assert runner.invoke(app, ["-C", str(root), "init", "--yes", "--cuda", "12.8.1"]).exit_code == 0
-    done = runner.invoke(app, ["-C", str(root), "doctor", "--json"])
-    checks = {c["id"]: c for c in json.loads(done.output)["checks"]}
-    assert checks["gpu.driver"]["status"] == "ok" and "535.104.05" in checks["gpu.driver"]["found"]
-    assert checks["gpu.cuda"]["status"] == "warn"  # 12.8.1 on 535: minor-version compat only
-    assert "570.124.06" in checks["gpu.cuda"]["fix"]
-    assert checks["shm"]["status"] == "ok"
-    if checks["engine"]["status"] == "ok":  # a real engine here has no NVIDIA runtime
-        assert checks["gpu.runtime"]["status"] == "fail"
-        assert done.exit_code == 1
+    defaults, scan = host_defaults(tmp_path)
+    assert defaults.gpu == NO_GPU and "not installed" in scan.reason
+    assert "trainer" not in defaults.components
 
 
 def test_wizard_offers_the_gpus_and_the_cuda_the_driver_runs(fake_smi, tmp_path):

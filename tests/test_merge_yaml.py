@@ -81,6 +81,7 @@ def test_init_force_with_the_same_answers_keeps_every_edit(renders: dict[str, Pa
     assert merge_file("compose.yaml", base, ours, base).text == ours
 
 
+@pytest.mark.judge
 def test_add_postgres_keeps_numpy_and_labels_and_compose_accepts_the_result(
     renders: dict[str, Path], tmp_path: Path, require: Callable[[str], None]
 ) -> None:

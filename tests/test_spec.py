@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from helpers import shipped_catalog
 
 from mlstack.errors import ExitCode, InputError
 from mlstack.spec.catalog import load_catalog
@@ -17,14 +18,13 @@ from mlstack.spec.stack_spec import load_spec, spec_from_document
 
 pytestmark = pytest.mark.usefixtures("cpu_only_host")
 
-CATALOG = load_catalog()
 BASE = {"name": "demo", "components": ["api", "redis"]}
 
 
-def rejected(doc: dict[str, Any], catalog: dict = CATALOG) -> InputError:
+def rejected(doc: dict[str, Any], catalog: dict | None = None) -> InputError:
     """The InputError ``doc`` raises; fails the test if it raises nothing."""
     with pytest.raises(InputError) as caught:
-        spec_from_document(doc, catalog)
+        spec_from_document(doc, catalog or shipped_catalog())
     return caught.value
 
 
@@ -44,7 +44,7 @@ def write_fragment(root: Path, filename: str, text: str) -> None:
 
 
 def test_a_good_document_is_accepted() -> None:
-    spec = spec_from_document(dict(BASE), CATALOG)
+    spec = spec_from_document(dict(BASE), shipped_catalog())
     assert spec.components == ("api", "redis")
     assert spec.ports == {"api": 8000, "redis": 6379}
 
@@ -184,7 +184,7 @@ def test_malformed_yaml_names_the_line(tmp_path: Path) -> None:
         "   services: [api]\n"  # line 7: one space too many
     )
     with pytest.raises(InputError) as caught:
-        load_spec(tmp_path, CATALOG)
+        load_spec(tmp_path, shipped_catalog())
     assert_names(caught.value, "mlstack.yaml", "line 7", "not valid YAML")
 
 
@@ -197,7 +197,7 @@ def test_date_shaped_value_is_an_input_error_not_a_crash(tmp_path: Path) -> None
     # dates into strings.
     (tmp_path / "mlstack.yaml").write_text("name: 2024-01-01\ncomponents: [redis]\n")
     with pytest.raises(InputError) as caught:
-        load_spec(tmp_path, CATALOG)
+        load_spec(tmp_path, shipped_catalog())
     assert_names(caught.value, "mlstack.yaml", "name", "a compose project name")
 
 
@@ -294,7 +294,8 @@ service: {}
 
 
 def test_every_shipped_fragment_is_valid() -> None:
-    assert sorted(CATALOG) == ["api", "jupyter", "mlflow", "postgres", "qdrant", "redis", "trainer"]
-    for name, frag in CATALOG.items():
+    shipped = ["api", "jupyter", "mlflow", "postgres", "qdrant", "redis", "trainer"]
+    assert sorted(shipped_catalog()) == shipped
+    for name, frag in shipped_catalog().items():
         assert frag.name == name
         assert frag.source.endswith(f"stacks/{name}.yaml")

@@ -4,12 +4,17 @@ from __future__ import annotations
 
 import re
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TypeVar
 
 from mlstack.errors import InputError
-from mlstack.spec.answers import DEFAULT_COMPONENTS, Answers, parse_gpu, parse_pairs, split_list
-from mlstack.spec.stack_spec import DEFAULT_CUDA, DEFAULT_PYTHON
+from mlstack.machine.host import GpuScan
+from mlstack.spec.answers import DEFAULT_COMPONENTS, Answers, InitOptions, answers_from
+from mlstack.spec.gpu_choice import ALL_GPUS, NO_GPU, GpuChoice
+from mlstack.spec.stack_spec import DEFAULT_CUDA
+
+T = TypeVar("T")
 
 
 def default_name(root: Path) -> str:
@@ -18,8 +23,8 @@ def default_name(root: Path) -> str:
     return slug or "mlstack"
 
 
-def host_defaults() -> dict[str, Any]:
-    """Defaults from this machine's GPUs.
+def host_defaults(root: Path) -> tuple[Answers, GpuScan]:
+    """Defaults from this machine's GPUs, and what nvidia-smi said.
 
     With a GPU: all of them, the newest CUDA its driver runs natively, and the training job;
     without one: CPU images.
@@ -29,51 +34,75 @@ def host_defaults() -> dict[str, Any]:
 
     scan = scan_gpus()
     if not scan.gpus:
-        return {"gpu": "none", "cuda": DEFAULT_CUDA, "components": DEFAULT_COMPONENTS, "scan": scan}
-    return {
-        "gpu": "all",
-        "cuda": next(iter(trainable_native_releases(scan.driver)), DEFAULT_CUDA),
-        "components": (*DEFAULT_COMPONENTS, "trainer"),
-        "scan": scan,
-    }
+        return Answers(default_name(root), DEFAULT_COMPONENTS, NO_GPU, cuda=DEFAULT_CUDA), scan
+    cuda = next(iter(trainable_native_releases(scan.driver)), DEFAULT_CUDA)
+    return Answers(default_name(root), (*DEFAULT_COMPONENTS, "trainer"), ALL_GPUS, cuda=cuda), scan
 
 
-def _gpu_flags(values: list[str], services: str | None, default: Any) -> dict[str, Any]:
-    """``--gpu all --gpu trainer=0,1``: a default for GPU services, and per-service choices."""
-    plain = [v for v in values if "=" not in v]
-    per_service = parse_pairs([v for v in values if "=" in v], "--gpu", parse_gpu)
-    devices = parse_gpu(plain[-1]) if plain else default
-    chosen: Any = split_list(services) if services else None
-    if per_service:
-        chosen = {**dict.fromkeys(chosen or (), devices), **per_service}
-    return {"gpu": devices, "gpu_services": chosen}
-
-
-def gather_answers(root: Path, flags: dict[str, Any], interactive: bool) -> Answers:
+def gather_answers(root: Path, options: InitOptions, interactive: bool) -> Answers:
     """Answers from flags; the wizard asks whatever the flags left open unless ``--yes``."""
-    given = {k for k, v in flags.items() if v not in (None, [])}
-    host = host_defaults()
-    values = {
-        "name": flags["name"] or default_name(root),
-        "components": split_list(flags["with_"]) if flags["with_"] else host["components"],
-        **_gpu_flags(flags["gpu"], flags["gpu_services"], host["gpu"]),
-        "shm_size": flags["shm_size"],
-        "python": flags["python"] or DEFAULT_PYTHON,
-        "cuda": flags["cuda"] or host["cuda"],
-        "images": parse_pairs(flags["image"], "--image"),
-        "ports": parse_pairs(flags["port"], "--port", int),
-        "ca_bundle": flags["ca_bundle"],
-        "pip_index_url": flags["pip_index_url"],
-    }
-    if interactive:
-        if not sys.stdin.isatty():
+    defaults, scan = host_defaults(root)
+    answers = answers_from(options, defaults)
+    if not interactive:
+        return answers
+    if not sys.stdin.isatty():
+        raise InputError(
+            "mlstack init",
+            "",
+            "interactive session required",
+            "pass --yes (with flags such as --with and --gpu) in scripts and CI",
+        )
+    from mlstack.cli.wizard import run_wizard
+
+    return run_wizard(answers, options.given(), scan)
+
+
+def gpu_flag(value: str) -> GpuChoice:
+    """One ``--gpu`` value: none, all, a count or device ids."""
+    try:
+        return GpuChoice.parse(value)
+    except ValueError as exc:
+        raise InputError(
+            "mlstack init",
+            "--gpu",
+            str(exc),
+            "e.g. --gpu all, --gpu 2, --gpu 0,1 (one device: --gpu 3,)",
+        ) from None
+
+
+def gpu_flags(values: list[str]) -> tuple[GpuChoice | None, dict[str, GpuChoice]]:
+    """``--gpu all --gpu trainer=0,1``: the choice for GPU services, and per-service choices."""
+    plain = [v for v in values if "=" not in v]
+    own = parse_pairs([v for v in values if "=" in v], "--gpu", gpu_flag)
+    return (gpu_flag(plain[-1]) if plain else None), own
+
+
+def parse_pairs(
+    values: list[str],
+    flag: str,
+    kind: Callable[[str], T] = str,  # type: ignore[assignment]
+) -> dict[str, T]:
+    """``KEY=VALUE`` flags such as ``--image redis=mirror/redis:8`` or ``--port api=8080``."""
+    pairs = {}
+    for item in values:
+        key, sep, raw = item.partition("=")
+        try:
+            if not (sep and key and raw):
+                raise ValueError
+            pairs[key.strip()] = kind(raw.strip())
+        except ValueError:
             raise InputError(
                 "mlstack init",
-                "",
-                "interactive session required",
-                "pass --yes (with flags such as --with and --gpu) in scripts and CI",
-            )
-        from mlstack.cli.wizard import run_wizard
+                flag,
+                f"expected KEY=VALUE, got {item!r}",
+                f"e.g. {flag} api=8080"
+                if kind is int
+                else f"e.g. {flag} redis=registry.example.com/redis:8.10-alpine",
+            ) from None
+    return pairs
 
-        values = run_wizard(values, given, host["scan"])
-    return Answers(**values)
+
+def split_list(value: str | None) -> tuple[str, ...] | None:
+    """``--with api,redis`` -> ("api", "redis"); None when the flag was not given (or empty)."""
+    parts = tuple(part.strip() for part in (value or "").split(",") if part.strip())
+    return parts or None

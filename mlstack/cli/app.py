@@ -6,7 +6,6 @@ commands that need them, so ``mlstack --help`` stays fast.
 
 from __future__ import annotations
 
-import functools
 import os
 import sys
 from collections.abc import Callable
@@ -17,7 +16,9 @@ os.environ.setdefault("TYPER_USE_RICH", "0")  # rich help costs ~100 ms at every
 
 import typer
 
-from mlstack.errors import ExitCode, MlstackError
+from mlstack.cli.messages import handled
+from mlstack.errors import ExitCode, InputError
+from mlstack.layout import Profile
 
 app = typer.Typer(
     add_completion=False,
@@ -29,37 +30,9 @@ app = typer.Typer(
 STATE: dict[str, Any] = {"dir": Path(), "debug": False}
 
 
-def _handled(func: Callable[..., Any]) -> Callable[..., Any]:
-    """Map expected errors to one message and their exit code; Ctrl-C to 130."""
-
-    @functools.wraps(func)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return func(*args, **kwargs)
-        except typer.Exit:
-            raise
-        except MlstackError as exc:
-            typer.echo(f"error: {exc}", err=True)
-            raise typer.Exit(exc.exit_code) from None
-        except KeyboardInterrupt:
-            typer.echo("interrupted", err=True)
-            raise typer.Exit(ExitCode.INTERRUPTED) from None
-        except Exception as exc:
-            if STATE["debug"]:
-                raise
-            typer.echo(
-                f"internal error: {exc!r}\n  run with --debug for the traceback, "
-                "and please report it",
-                err=True,
-            )
-            raise typer.Exit(ExitCode.FAILURE) from None
-
-    return wrapper
-
-
 def command(*args: Any, **kwargs: Any) -> Callable[[Callable[..., Any]], Any]:
     """``app.command`` with mlstack's error handling."""
-    return lambda func: app.command(*args, **kwargs)(_handled(func))
+    return lambda func: app.command(*args, **kwargs)(handled(func, lambda: STATE["debug"]))
 
 
 @app.callback()
@@ -102,25 +75,32 @@ def init(
     dry_run: bool = typer.Option(False, help="Print the plan; write nothing."),
 ) -> None:
     """Create mlstack.yaml and the stack's files (a wizard, or flags with --yes)."""
-    from mlstack.cli.answers_flow import gather_answers
+    from mlstack.cli.answers_flow import gather_answers, gpu_flags, parse_pairs, split_list
+    from mlstack.cli.messages import as_flag_error
     from mlstack.render.generate import init_project
+    from mlstack.spec.answers import InitOptions
 
     root = directory or STATE["dir"]
-    flags = dict(
+    gpu_default, gpu_per_service = gpu_flags(gpu)
+    options = InitOptions(
         name=name,
-        with_=with_,
-        gpu=gpu,
-        gpu_services=gpu_services,
+        components=split_list(with_),
+        gpu=gpu_default,
+        gpu_services=split_list(gpu_services),
+        gpu_per_service=gpu_per_service,
         shm_size=shm_size,
         python=python,
         cuda=cuda,
-        image=image,
-        port=port,
+        images=parse_pairs(image, "--image"),
+        ports=parse_pairs(port, "--port", int),
         ca_bundle=ca_bundle,
         pip_index_url=pip_index_url,
     )
-    answers = gather_answers(root, flags, interactive=not yes)
-    result = init_project(root, answers, force=force, dry_run=dry_run)
+    answers = gather_answers(root, options, interactive=not yes)
+    try:
+        result = init_project(root, answers, force=force, dry_run=dry_run)
+    except InputError as exc:
+        raise as_flag_error(exc) from exc
     _print_steps(result.steps)
     if not dry_run:
         run = "mlstack" if root == STATE["dir"] else f"mlstack -C {root}"
@@ -193,38 +173,29 @@ def validate() -> None:
         typer.echo(line)
 
 
-PROFILE = typer.Option("dev", "--profile", "-p", help="dev (compose.override.yaml) or prod.")
-
-
-def _profile(value: str) -> str:
-    if value not in ("dev", "prod"):
-        from mlstack.errors import InputError
-
-        raise InputError(
-            "mlstack",
-            "--profile",
-            f"expected dev or prod, got {value!r}",
-            "use --profile dev or --profile prod",
-        )
-    return value
+PROFILE = typer.Option(
+    Profile.DEV, "--profile", "-p", help="dev (compose.override.yaml) or prod (compose.prod.yaml)."
+)
 
 
 @command()
 def up(
-    profile: str = PROFILE,
+    profile: Profile = PROFILE,
     build: bool = typer.Option(False, help="Rebuild the images mlstack builds."),
     timeout: float = typer.Option(300, help="Seconds to wait for every service to be healthy."),
     service: list[str] = typer.Option([], help="Only this service (repeatable) and its deps."),
 ) -> None:
     """Start the stack and prove every service healthy (or say which is not, and why)."""
+    from mlstack.cli.up_view import UpView
     from mlstack.run.operate import up as run_up
 
-    run_up(STATE["dir"], _profile(profile), build, timeout, service)
+    with UpView() as view:
+        run_up(STATE["dir"], profile, build, timeout, service, on_event=view)
 
 
 @command()
 def status(
-    profile: str = PROFILE,
+    profile: Profile = PROFILE,
     as_json: bool = typer.Option(False, "--json", help="Stable JSON for scripts."),
 ) -> None:
     """Show each service's state, health and URL now (no waiting)."""
@@ -232,7 +203,7 @@ def status(
 
     from mlstack.run import operate
 
-    spec, reports = operate.status(STATE["dir"], _profile(profile))
+    spec, reports = operate.status(STATE["dir"], profile)
     if as_json:
         typer.echo(json.dumps(operate.status_json(spec, profile, reports), indent=2))
     else:
@@ -255,8 +226,6 @@ def down(
 
     if volumes and not yes:
         if not sys.stdin.isatty():
-            from mlstack.errors import InputError
-
             raise InputError(
                 "mlstack down",
                 "--volumes",
@@ -276,12 +245,13 @@ def logs(
     """Print the stack's logs."""
     from mlstack.run.operate import logs as run_logs
 
-    run_logs(STATE["dir"], service, follow)
+    for line in run_logs(STATE["dir"], service, follow):
+        typer.echo(line, nl=False)
 
 
 @command()
 def doctor(
-    profile: str = PROFILE,
+    profile: Profile = PROFILE,
     as_json: bool = typer.Option(False, "--json", help="Stable JSON for scripts."),
 ) -> None:
     """Check this machine against the stack: engine, Compose, GPU, CUDA, shm, ports, disk, files."""
@@ -289,7 +259,7 @@ def doctor(
 
     from mlstack.run.doctor import run_doctor
 
-    checks = run_doctor(STATE["dir"], _profile(profile))
+    checks = run_doctor(STATE["dir"], profile)
     if as_json:
         typer.echo(json.dumps({"checks": [c.as_dict() for c in checks]}, indent=2))
     else:

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import questionary
 
-from mlstack.errors import ExitCode, MlstackError
+from mlstack.errors import ExitCode, InputError, MlstackError
 from mlstack.machine.host import GpuScan
-from mlstack.spec.answers import parse_gpu, split_list
+from mlstack.spec.answers import Answers
 from mlstack.spec.catalog import load_catalog
+from mlstack.spec.gpu_choice import ALL_GPUS, NO_GPU, GpuChoice
 
 PYTHONS = ["3.12", "3.11", "3.13"]
 
@@ -27,43 +29,44 @@ def _ask(question: Any) -> Any:
     return answer
 
 
-def run_wizard(values: dict[str, Any], given: set[str], scan: GpuScan) -> dict[str, Any]:
-    """Ask each question whose flag was not given; return the completed values."""
-    out = dict(values)
+def run_wizard(answers: Answers, given: set[str], scan: GpuScan) -> Answers:
+    """Ask each question whose flag was not given; return the completed answers."""
+    out: dict[str, Any] = {}
     if "name" not in given:
-        out["name"] = _ask(questionary.text("Project name:", default=values["name"]))
-    if "with_" not in given:
-        catalog = load_catalog()
-        choices = [
-            questionary.Choice(
-                f"{f.name:<9} {f.summary}", value=f.name, checked=f.name in values["components"]
-            )
-            for f in catalog.values()
-        ]
-        out["components"] = tuple(
-            _ask(
-                questionary.checkbox(
-                    "Components (space to toggle, enter to confirm):",
-                    choices=choices,
-                    validate=lambda picked: bool(picked) or "pick at least one component",
-                )
-            )
-        )
-    if "gpu" not in given:
-        out["gpu"] = _ask_gpu(values["gpu"], scan)
-    if out["gpu"] != "none" and "cuda" not in given and scan.driver:
-        out["cuda"] = _ask_cuda(values["cuda"], scan.driver)
-    if out["gpu"] != "none" and "shm_size" not in given:
+        out["name"] = _ask(questionary.text("Project name:", default=answers.name))
+    if "components" not in given:
+        out["components"] = _ask_components(answers.components)
+    gpu = answers.gpu if "gpu" in given else _ask_gpu(answers.gpu, scan)
+    out["gpu"] = gpu
+    if gpu.wanted and "cuda" not in given and scan.driver:
+        out["cuda"] = _ask_cuda(answers.cuda, scan.driver)
+    if gpu.wanted and "shm_size" not in given:
         out["shm_size"] = _ask(
             questionary.text("/dev/shm size for training and notebooks:", default="8gb")
         )
     if "python" not in given:
         out["python"] = _ask(
             questionary.select(
-                "Python version of built images:", choices=PYTHONS, default=values["python"]
+                "Python version of built images:", choices=PYTHONS, default=answers.python
             )
         )
-    return out
+    return dataclasses.replace(answers, **out)
+
+
+def _ask_components(default: tuple[str, ...]) -> tuple[str, ...]:
+    choices = [
+        questionary.Choice(f"{f.name:<9} {f.summary}", value=f.name, checked=f.name in default)
+        for f in load_catalog().values()
+    ]
+    return tuple(
+        _ask(
+            questionary.checkbox(
+                "Components (space to toggle, enter to confirm):",
+                choices=choices,
+                validate=lambda picked: bool(picked) or "pick at least one component",
+            )
+        )
+    )
 
 
 def _ask_cuda(default: str, driver: str) -> str:
@@ -84,22 +87,25 @@ def _ask_cuda(default: str, driver: str) -> str:
     return cuda
 
 
-def _ask_gpu(default: Any, scan: GpuScan) -> Any:
+def _ask_gpu(default: GpuChoice, scan: GpuScan) -> GpuChoice:
     if not scan.gpus:
         questionary.print(f"No NVIDIA GPU: {scan.reason}. Using CPU images.", style="italic")
-        return "none"
+        return NO_GPU
     names = ", ".join(f"{g.index}: {g.name}" for g in scan.gpus)
     questionary.print(f"GPUs found (driver {scan.driver}): {names}")
     choice = _ask(
         questionary.select(
             "GPUs for the GPU services:",
             choices=["all", "none", "a count", "device ids"],
-            default="all" if default == "all" else "none",
+            default="all" if default == ALL_GPUS else "none",
         )
     )
-    if choice == "a count":
-        return parse_gpu(_ask(questionary.text("How many GPUs:", default="1")))
-    if choice == "device ids":
-        ids = _ask(questionary.text("Device ids, comma-separated:", default="0"))
-        return parse_gpu(",".join(split_list(ids)) + ",")
-    return choice
+    try:
+        if choice == "a count":
+            return GpuChoice.parse(_ask(questionary.text("How many GPUs:", default="1")))
+        if choice == "device ids":
+            ids = _ask(questionary.text("Device ids, comma-separated:", default="0"))
+            return GpuChoice.parse([i.strip() for i in ids.split(",") if i.strip()])
+    except ValueError as exc:
+        raise InputError("mlstack init", "--gpu", str(exc), "e.g. 2, or device ids 0,1") from None
+    return GpuChoice.parse(choice)

@@ -116,7 +116,7 @@ def _base_service(frag: Fragment, spec: StackSpec, catalog: Catalog) -> dict[str
     if env:
         service["environment"] = env
     if spec.uses_gpu(frag.name):
-        gpu = {"resources": {"reservations": {"devices": [_gpu_request(spec.gpu[frag.name])]}}}
+        gpu = {"resources": {"reservations": {"devices": [spec.gpu[frag.name].compose_request()]}}}
         service["deploy"] = overlay(service.get("deploy", {}), gpu)
     if frag.shm or spec.uses_gpu(frag.name):
         service["shm_size"] = spec.shm_size
@@ -184,16 +184,6 @@ def _build(frag: Fragment, spec: StackSpec) -> dict[str, Any]:
     if build_secrets(spec):
         build["secrets"] = list(build_secrets(spec))
     return {"build": build}
-
-
-def _gpu_request(devices: Any) -> dict[str, Any]:
-    request: dict[str, Any] = {"driver": "nvidia"}
-    if isinstance(devices, tuple):
-        request["device_ids"] = list(devices)
-    else:
-        request["count"] = devices
-    request["capabilities"] = ["gpu"]
-    return request
 
 
 def _variant(frag: Fragment, spec: StackSpec, rules: Rules, own: dict[str, Any]) -> dict[str, Any]:

@@ -25,7 +25,7 @@ from mlstack.render.lock import project_lock
 from mlstack.render.manifest import MAX_BYTES, parse_record, with_manifest
 from mlstack.render.plan import SCAFFOLD, STATE, Action, PlannedFile, Step, plan
 from mlstack.render.stack_files import stack_files
-from mlstack.spec.answers import FLAGS, Answers, index_credentials, spec_document
+from mlstack.spec.answers import INIT_SOURCE, Answers, index_credentials, spec_document
 from mlstack.spec.catalog import USER_STACKS, Catalog, load_catalog, load_rules
 from mlstack.spec.stack_spec import StackSpec, spec_from_document
 from mlstack.spec.yamlio import dump, dump_document, load_document, load_file
@@ -110,15 +110,7 @@ def init_project(
     _refuse_existing(root, force)
     catalog = _load_catalog(root)
     doc = spec_document(answers)
-    try:
-        spec = spec_from_document(doc, catalog, "mlstack init", root)
-    except InputError as exc:
-        if exc.source != "mlstack init":  # a fragment's (e.g. a privileged setting): as it is
-            raise
-        field = exc.field.split(".")[0].split("[")[0]
-        raise InputError(
-            "mlstack init", f"{FLAGS.get(field, field)} ({exc.field})", exc.problem, exc.fix
-        ) from exc
+    spec = spec_from_document(doc, catalog, INIT_SOURCE, root)  # the CLI names the flag
     spec_file = PlannedFile(SPEC_FILE, dump(doc, SPEC_HEADER), SCAFFOLD)
     with writing(root, dry_run):
         _refuse_existing(root, force)  # again: another init may have won the lock

@@ -14,8 +14,9 @@ from pathlib import Path
 from mlstack.errors import MlstackError
 from mlstack.machine.docker_info import EngineInfo, has_nvidia_runtime
 from mlstack.machine.host import GpuScan, port_holder, port_is_free
-from mlstack.render.compose_model import image_ref
+from mlstack.render.compose_model import image_ref, port_variable
 from mlstack.render.published import Published
+from mlstack.run.records import ServiceState
 from mlstack.spec.catalog import Catalog
 from mlstack.spec.stack_spec import StackSpec, size_in_bytes
 
@@ -180,6 +181,19 @@ def check_shm(services: dict[str, dict]) -> Check:
     return Check("shm", OK, f"shm_size {found}")
 
 
+def held_by_stack(ports: list[Published], states: dict[str, ServiceState]) -> dict[int, str]:
+    """Host ports this stack's own running containers hold already (a second ``up`` is fine).
+
+    ``states`` is keyed by compose service name, which is the component's name as written
+    (``my-comp``), not its port variable (``MY_COMP_HOST_PORT``).
+    """
+    return {
+        p.port: p.service
+        for p in ports
+        if p.service in states and states[p.service].state == "running"
+    }
+
+
 def check_ports(
     ports: list[Published],
     own: dict[int, str],
@@ -200,9 +214,7 @@ def check_ports(
     listed = ", ".join(f"{p.service}:{p.port}" for p in ports) or "none"
     if held:
         variables = ", ".join(
-            f"{p.service.upper()}_HOST_PORT"
-            for p in ports
-            if any(h.startswith(f"{p.port} ") for h in held)
+            port_variable(p.service) for p in ports if any(h.startswith(f"{p.port} ") for h in held)
         )
         return Check(
             "ports",
@@ -213,12 +225,16 @@ def check_ports(
     return Check("ports", OK, f"free: {listed}")
 
 
-def check_disk(root_dir: str | None, missing_bytes: int | None) -> Check:
+def check_disk(
+    root_dir: str | None,
+    missing_bytes: int | None,
+    free_bytes: Callable[[Path], int] = lambda path: shutil.disk_usage(path).free,
+) -> Check:
     """Free space where Docker keeps images, against what the stack still needs."""
     path = Path(root_dir or "/var/lib/docker")
     while not path.exists():
         path = path.parent
-    free = shutil.disk_usage(path).free
+    free = free_bytes(path)
     need = missing_bytes or 0
     found = f"{free / GIB:.1f} GiB free at {path}"
     if missing_bytes is None:

@@ -5,9 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 from mlstack.errors import EngineError, MlstackError
-from mlstack.machine.host import scan_gpus
+from mlstack.layout import Profile
+from mlstack.machine.docker_info import EngineInfo
+from mlstack.render.generate import Result, render_project
 from mlstack.render.published import long_running, published_ports
 from mlstack.run.checks import (
+    FAIL,
     OK,
     Check,
     check_allow,
@@ -20,34 +23,19 @@ from mlstack.run.checks import (
     check_gpu_runtime,
     check_ports,
     check_shm,
+    held_by_stack,
     images_of,
 )
+from mlstack.run.environment import REAL, Environment, StackEngine
 from mlstack.spec.catalog import load_catalog
 
 SPEC_CHECKS = ("gpu.driver", "gpu.runtime", "gpu.cuda", "shm", "ports", "disk")
 NOT_CHECKED = "not checked: no valid mlstack.yaml here"
 
 
-def run_doctor(root: Path, profile: str = "dev") -> list[Check]:
+def run_doctor(root: Path, profile: Profile = Profile.DEV, env: Environment = REAL) -> list[Check]:
     """Run every check; never raises for what it finds (only the records say it)."""
-    from mlstack.render.generate import render_project
-    from mlstack.run.engine import Engine
-
-    engine, info, version, errors = None, None, None, {"engine": None, "compose": None}
-    try:
-        engine = Engine(root, profile)
-        info = engine.info()
-        version = engine.compose_version()
-    except EngineError as exc:
-        errors["engine" if info is None else "compose"] = exc
-    checks = [check_engine(info, errors["engine"])]
-    checks.append(
-        check_compose(version, errors["compose"])
-        if info
-        else Check(
-            "compose", "fail", "not checked: the engine is not reachable", "start the engine first"
-        )
-    )
+    engine, info, version, checks = _engine_checks(root, profile, env)
     try:
         catalog = load_catalog(root)
         result = render_project(root, dry_run=True)
@@ -57,30 +45,52 @@ def run_doctor(root: Path, profile: str = "dev") -> list[Check]:
             + [Check(i, OK, NOT_CHECKED) for i in SPEC_CHECKS]
             + [check_files(None, exc), Check("allow", OK, NOT_CHECKED)]
         )
-    spec = result.spec
-    scan = scan_gpus()
-    services = long_running(spec, catalog)
+    spec, scan = result.spec, env.scan_gpus()
     ports = published_ports(root, spec, catalog, profile)
-    states, container_on = {}, lambda _: None
+    states, container_on = {}, _no_container
     if engine is not None and info is not None and version is not None:
         states, container_on = engine.states(), engine.container_on_port
-    own = {
-        p.port: p.service
-        for p in ports
-        if states.get(p.service) and states[p.service].state == "running"
-    }
     missing = None
     if engine is not None and info is not None:
-        images = [i for i in images_of(spec, catalog, services).values() if i != "build"]
-        missing = 0 if all(engine.image_exists(i) for i in images) else None
-    checks += [
+        images = images_of(spec, catalog, long_running(spec, catalog)).values()
+        missing = 0 if all(engine.image_exists(i) for i in images if i != "build") else None
+    return [
+        *checks,
         check_gpu_driver(spec, scan),
         check_gpu_runtime(spec, info),
         check_gpu_cuda(spec, scan),
         check_shm(result.model.base["services"]),
-        check_ports(ports, own, container_on),
+        check_ports(ports, held_by_stack(ports, states), container_on),
         check_disk(info.docker_root_dir if info else None, missing),
-        check_files([step.file.path for step in result.drift]),
+        check_files(_drifted(result)),
         check_allow(spec),
     ]
-    return checks
+
+
+def _engine_checks(
+    root: Path, profile: Profile, env: Environment
+) -> tuple[StackEngine | None, EngineInfo | None, tuple[int, int, int] | None, list[Check]]:
+    """The engine and Compose checks, and what they found for the checks after them."""
+    engine, info, version, errors = None, None, None, {"engine": None, "compose": None}
+    try:
+        engine = env.connect(root, profile)
+        info = engine.info()
+        version = engine.compose_version()
+    except EngineError as exc:
+        errors["engine" if info is None else "compose"] = exc
+    compose = (
+        check_compose(version, errors["compose"])
+        if info
+        else Check(
+            "compose", FAIL, "not checked: the engine is not reachable", "start the engine first"
+        )
+    )
+    return engine, info, version, [check_engine(info, errors["engine"]), compose]
+
+
+def _drifted(result: Result) -> list[str]:
+    return [step.file.path for step in result.drift]
+
+
+def _no_container(_: int) -> str | None:
+    return None

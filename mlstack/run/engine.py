@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -17,11 +17,10 @@ from python_on_whales.exceptions import DockerException
 from python_on_whales.utils import run
 
 from mlstack.errors import EngineError
-from mlstack.layout import BASE, DEV, PROD
+from mlstack.layout import Profile
 from mlstack.machine.docker_info import EngineInfo, parse_compose_version, parse_docker_info
 from mlstack.run.records import ServiceState
 
-PROFILES = {"dev": (BASE, DEV), "prod": (BASE, PROD)}
 INSTALL_ENGINE = (
     "install Docker Engine (Debian/Ubuntu: `sudo apt-get install docker.io`; "
     "others: https://docs.docker.com/engine/install/), then start it"
@@ -52,13 +51,14 @@ def docker_words(exc: DockerException) -> str:
 class Engine:
     """A Docker engine and the compose project of one stack directory and profile."""
 
-    def __init__(self, root: Path, profile: str = "dev") -> None:
+    def __init__(self, root: Path, profile: Profile = Profile.DEV) -> None:
         if shutil.which("docker") is None:
             raise EngineError("the docker command is not installed", INSTALL_ENGINE)
         self.root = root
-        self.profile = profile
+        self.profile = Profile(profile)
         self.docker = DockerClient(
-            compose_files=[root / f for f in PROFILES[profile]], compose_project_directory=root
+            compose_files=[root / f for f in self.profile.compose_files],
+            compose_project_directory=root,
         )
 
     def _run(self, *args: str, what: str, fix: str, env: Mapping[str, str] | None = None) -> str:
@@ -100,7 +100,7 @@ class Engine:
         env: Mapping[str, str] | None = None,
     ) -> str:
         """Run ``docker compose`` with this profile's files (``env``: added to its environment)."""
-        return self.compose_files(PROFILES[self.profile], *args, what=what, fix=fix, env=env)
+        return self.compose_files(self.profile.compose_files, *args, what=what, fix=fix, env=env)
 
     def compose_files(
         self,
@@ -187,11 +187,11 @@ class Engine:
                 f"docker compose down failed: {docker_words(exc)}", START_ENGINE
             ) from exc
 
-    def follow_logs(self, service: str | None, follow: bool) -> None:
-        """Stream logs to the terminal (python-on-whales streams them line by line)."""
+    def follow_logs(self, service: str | None, follow: bool) -> Iterator[str]:
+        """The logs, line by line as compose prints them (python-on-whales streams them)."""
         try:
             for _, line in self.docker.compose.logs(service or [], follow=follow, stream=True):
-                print(line.decode(errors="replace"), end="", flush=True)
+                yield line.decode(errors="replace")
         except DockerException as exc:
             raise EngineError(
                 f"docker compose logs failed: {docker_words(exc)}", START_ENGINE

@@ -1,60 +1,53 @@
-"""Running a stack: up (preflight, build, start, wait, report), status, down, logs."""
+"""Running a stack: up (preflight, build, start, wait, report), status, down, logs.
+
+Nothing here prints: ``up`` hands events to a callback (``mlstack.run.events``), the others
+return records or lines, and the CLI shows them. The engine, GPU scan and clock come from an
+``Environment`` (the real machine unless a test passes another).
+"""
 
 from __future__ import annotations
 
-import threading
-from dataclasses import dataclass, replace
+from collections.abc import Iterator
+from concurrent.futures import Future
+from dataclasses import replace
 from pathlib import Path
 
 from mlstack import contain
-from mlstack.cli import console
-from mlstack.errors import EngineError, InputError, PreflightError, UnhealthyError
-from mlstack.layout import ENV_FILE
+from mlstack.errors import EngineError, InputError, UnhealthyError
+from mlstack.layout import ENV_FILE, Profile
 from mlstack.render.envfile import build_secret_values, parse_env
 from mlstack.render.generate import render_project
-from mlstack.render.published import Published, long_running, published_ports
-from mlstack.run.checks import (
-    FAIL,
-    Check,
-    check_compose,
-    check_engine,
-    check_gpu_cuda,
-    check_gpu_runtime,
-    check_ports,
-    images_of,
-)
-from mlstack.run.engine import Engine
+from mlstack.render.published import long_running, published_ports
+from mlstack.run import events
+from mlstack.run.environment import REAL, Environment
+from mlstack.run.events import OnEvent
 from mlstack.run.health import wait_for
 from mlstack.run.hints import hints_for
+from mlstack.run.preflight import Stack, images_to_get, preflight
 from mlstack.run.probes import Probe
-from mlstack.run.records import ServiceReport, ServiceState
-from mlstack.spec.catalog import Catalog, load_catalog
+from mlstack.run.records import ServiceReport
+from mlstack.spec.catalog import load_catalog
 from mlstack.spec.stack_spec import StackSpec, load_spec
 
 
-@dataclass(frozen=True)
-class Stack:
-    """A rendered stack directory, its spec and the engine for one profile."""
-
-    root: Path
-    spec: StackSpec
-    catalog: Catalog
-    engine: Engine
-    profile: str
-
-
-def open_stack(root: Path, profile: str, render: bool = False) -> Stack:
+def open_stack(
+    root: Path,
+    profile: Profile,
+    env: Environment = REAL,
+    render: bool = False,
+    on_event: OnEvent = events.ignore,
+) -> Stack:
     """Load the stack (rendering first when asked: a fresh clone gets its .env here)."""
     catalog = load_catalog(root)
     if render:
         result = render_project(root)
         for step in result.steps:
             if step.writes:
-                console.say(f"  {step}")
+                on_event(events.Rendered(step))
         spec = result.spec
     else:
         spec = load_spec(root, catalog)
-    return Stack(root, spec, catalog, Engine(root, profile), profile)
+    return Stack(root, spec, catalog, env.connect(root, profile), profile)
 
 
 def probes_and_urls(stack: Stack) -> tuple[dict[str, Probe], dict[str, str]]:
@@ -72,74 +65,17 @@ def probes_and_urls(stack: Stack) -> tuple[dict[str, Probe], dict[str, str]]:
     return probes, urls
 
 
-def own_ports(
-    stack: Stack, ports: list[Published], states: dict[str, ServiceState]
-) -> dict[int, str]:
-    """Ports this stack's own running containers hold already (a second `up` is fine)."""
-    return {
-        p.port: p.service
-        for p in ports
-        if states.get(p.service) and states[p.service].state == "running"
-    }
-
-
-def preflight(stack: Stack, services: list[str]) -> list[Check]:
-    """The checks that can stop `up`; raises PreflightError (nothing started) if one fails."""
-    try:
-        info, engine_error = stack.engine.info(), None
-    except EngineError as exc:
-        info, engine_error = None, exc
-    checks = [check_engine(info, engine_error)]
-    if info is None:
-        raise PreflightError(_failed(checks))
-    try:
-        version, compose_error = stack.engine.compose_version(), None
-    except EngineError as exc:
-        version, compose_error = None, exc
-    checks.append(check_compose(version, compose_error))
-    if version is None:
-        raise PreflightError(_failed(checks))
-    ports = [
-        p
-        for p in published_ports(stack.root, stack.spec, stack.catalog, stack.profile)
-        if p.service in services
-    ]
-    checks.append(
-        check_ports(
-            ports, own_ports(stack, ports, stack.engine.states()), stack.engine.container_on_port
-        )
-    )
-    if any(stack.spec.uses_gpu(s) for s in services):
-        from mlstack.machine.host import scan_gpus
-
-        checks += [check_gpu_runtime(stack.spec, info), check_gpu_cuda(stack.spec, scan_gpus())]
-    if any(c.status == FAIL for c in checks):
-        raise PreflightError(_failed(checks))
-    return checks
-
-
-def _failed(checks: list[Check]) -> str:
-    lines = [f"{c.id}: {c.found}\n  fix: {c.fix}" for c in checks if c.status == FAIL]
-    return "preflight failed, nothing was started:\n" + "\n".join(lines)
-
-
-def images_to_get(stack: Stack, services: list[str], build: bool) -> tuple[list[str], list[str]]:
-    """The services whose image must be built, and the image references to pull."""
-    to_build, to_pull = [], []
-    for service, image in images_of(stack.spec, stack.catalog, services).items():
-        if image == "build":
-            if build or not stack.engine.image_exists(f"{stack.spec.name}-{service}"):
-                to_build.append(service)
-        elif not stack.engine.image_exists(image):
-            to_pull.append(image)
-    return to_build, to_pull
-
-
 def up(
-    root: Path, profile: str, build: bool, timeout: float, services: list[str]
+    root: Path,
+    profile: Profile,
+    build: bool,
+    timeout: float,
+    services: list[str],
+    on_event: OnEvent = events.ignore,
+    env: Environment = REAL,
 ) -> list[ServiceReport]:
     """Bring the stack up and prove every service healthy; raise UnhealthyError otherwise."""
-    stack = open_stack(root, profile, render=True)
+    stack = open_stack(root, profile, env, render=True, on_event=on_event)
     targets = services or long_running(stack.spec, stack.catalog)
     unknown = [s for s in targets if s not in stack.spec.components]
     if unknown:
@@ -149,66 +85,74 @@ def up(
             f"not in this stack: {', '.join(unknown)}",
             f"choose among: {', '.join(stack.spec.components)}",
         )
-    for check in preflight(stack, targets):
+    for check in preflight(stack, targets, env.scan_gpus):
         if check.status != "ok":
-            console.say(f"warning: {check.id}: {check.found}\n  fix: {check.fix}")
+            on_event(events.CheckWarning(check))
+    _get_images(stack, targets, build, on_event)
+    return _start_and_wait(stack, targets, timeout, on_event, env)
+
+
+def _get_images(stack: Stack, targets: list[str], build: bool, on_event: OnEvent) -> None:
     to_build, to_pull = images_to_get(stack, targets, build)
     if to_pull:
-        console.say(f"pulling: {', '.join(to_pull)}")
+        on_event(events.Pulling(tuple(to_pull)))
         for image in to_pull:
             stack.engine.pull(image)
     if to_build:
-        console.say(f"building: {', '.join(to_build)} (this can take minutes the first time)")
+        on_event(events.Building(tuple(to_build)))
         env = parse_env(contain.read_text(stack.root, ENV_FILE) or "")
         stack.engine.build(to_build, build_secret_values(stack.spec, env))
-    return _start_and_wait(stack, targets, timeout)
 
 
-def _start_and_wait(stack: Stack, targets: list[str], timeout: float) -> list[ServiceReport]:
-    failure: list[str] = []
-
-    def start() -> None:
-        try:
-            stack.engine.up(targets, build=False)
-        except EngineError as exc:
-            failure.append(exc.message)
-
-    starter = threading.Thread(target=start, daemon=True)
-    starter.start()
+def _start_and_wait(
+    stack: Stack, targets: list[str], timeout: float, on_event: OnEvent, env: Environment
+) -> list[ServiceReport]:
+    """Start in the background and watch meanwhile; until compose returns, nothing is concluded."""
+    started = env.in_background(lambda: stack.engine.up(targets, build=False))
     probes, urls = probes_and_urls(stack)
-    console.say(f"starting {', '.join(targets)} ({stack.profile}); waiting up to {timeout:.0f}s")
+    on_event(events.Starting(tuple(targets), str(stack.profile), timeout))
     try:
-        with console.Progress(targets) as progress:
-            reports = wait_for(
-                targets,
-                stack.engine.states,
-                probes,
-                urls,
-                timeout,
-                on_tick=progress.tick,
-                settled=lambda: (
-                    (failure[0] if failure else True) if not starter.is_alive() else False
-                ),
-            )
+        reports = wait_for(
+            targets,
+            stack.engine.states,
+            probes,
+            urls,
+            timeout,
+            on_tick=lambda states, done, elapsed: on_event(events.Tick(states, done, elapsed)),
+            settled=lambda: _settled(started),
+            clock=env.clock,
+            sleep=env.sleep,
+        )
     except KeyboardInterrupt:
-        console.say("\nstopped waiting. Running now:")
-        console.out.print(console.health_table(status_reports(stack)))
-        console.say("`mlstack status` shows them; `mlstack down` stops them.")
+        on_event(events.Interrupted(tuple(status_reports(stack))))
         raise
-    return _finish(stack, reports)
+    return _finish(stack, reports, on_event)
 
 
-def _finish(stack: Stack, reports: list[ServiceReport]) -> list[ServiceReport]:
-    console.out.print(console.health_table(reports, f"{stack.spec.name} ({stack.profile})"))
+def _settled(started: Future[None]) -> str | bool:
+    """False while ``docker compose up`` runs; then True, or its error."""
+    if not started.done():
+        return False
+    error = started.exception()
+    if error is None:
+        return True
+    if isinstance(error, EngineError):
+        return error.message
+    raise error
+
+
+def _finish(stack: Stack, reports: list[ServiceReport], on_event: OnEvent) -> list[ServiceReport]:
+    on_event(events.Reported(f"{stack.spec.name} ({stack.profile})", tuple(reports)))
     failed = [r for r in reports if not r.ok]
     for report in failed:
         logs = stack.engine.logs(report.service)
         oom = bool(report.container) and stack.engine.oom_killed(report.container)
-        console.print_failure(report, logs, hints_for(logs, report.exit_code, oom))
+        on_event(events.Failed(report, logs, tuple(hints_for(logs, report.exit_code, oom))))
     if failed:
         raise UnhealthyError(
             f"{len(failed)} of {len(reports)} services are not healthy: "
-            f"{', '.join(r.service for r in failed)}"
+            f"{', '.join(r.service for r in failed)}",
+            reports,
         )
     return reports
 
@@ -222,17 +166,19 @@ def status_reports(stack: Stack) -> list[ServiceReport]:
     return [replace(r, seconds=None) for r in reports]
 
 
-def status(root: Path, profile: str) -> tuple[StackSpec, list[ServiceReport]]:
+def status(
+    root: Path, profile: Profile, env: Environment = REAL
+) -> tuple[StackSpec, list[ServiceReport]]:
     """`mlstack status`: the table's records."""
-    stack = open_stack(root, profile)
+    stack = open_stack(root, profile, env)
     return stack.spec, status_reports(stack)
 
 
-def status_json(spec: StackSpec, profile: str, reports: list[ServiceReport]) -> dict:
+def status_json(spec: StackSpec, profile: Profile, reports: list[ServiceReport]) -> dict:
     """The stable JSON of `mlstack status --json` (documented in README.md)."""
     return {
         "project": spec.name,
-        "profile": profile,
+        "profile": str(profile),
         "healthy": all(r.ok for r in reports),
         "services": [
             {
@@ -250,11 +196,11 @@ def status_json(spec: StackSpec, profile: str, reports: list[ServiceReport]) -> 
     }
 
 
-def down(root: Path, volumes: bool) -> None:
+def down(root: Path, volumes: bool, env: Environment = REAL) -> None:
     """Stop the stack; the named volumes (the data) stay unless ``volumes``."""
-    open_stack(root, "dev").engine.down(volumes)
+    open_stack(root, Profile.DEV, env).engine.down(volumes)
 
 
-def logs(root: Path, service: str | None, follow: bool) -> None:
-    """Print (or follow) the logs."""
-    open_stack(root, "dev").engine.follow_logs(service, follow)
+def logs(root: Path, service: str | None, follow: bool, env: Environment = REAL) -> Iterator[str]:
+    """The logs, line by line (``follow``: until the user stops it)."""
+    return open_stack(root, Profile.DEV, env).engine.follow_logs(service, follow)

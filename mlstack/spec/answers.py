@@ -2,26 +2,17 @@
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from mlstack.errors import InputError
+from mlstack.spec.gpu_choice import NO_GPU, GpuChoice
 from mlstack.spec.index_url import CREDENTIALS_VAR, split_credentials
 from mlstack.spec.stack_spec import DEFAULT_CUDA, DEFAULT_PYTHON
 
 DEFAULT_COMPONENTS = ("api", "jupyter", "mlflow", "postgres", "qdrant", "redis")
-# mlstack.yaml field -> the init flag that sets it, so errors name what the user typed
-FLAGS = {
-    "name": "--name",
-    "components": "--with",
-    "gpu": "--gpu",
-    "shm_size": "--shm-size",
-    "ports": "--port",
-    "images": "--image",
-    "python": "--python",
-    "cuda": "--cuda",
-    "build": "--ca-bundle / --pip-index-url",
-}
+INIT_SOURCE = "mlstack init"  # the source errors in init's answers name (the CLI adds the flag)
 
 
 @dataclass(frozen=True)
@@ -30,16 +21,47 @@ class Answers:
 
     name: str
     components: tuple[str, ...] = DEFAULT_COMPONENTS
-    gpu: Any = "none"  # none | all | count | tuple of device ids
-    # None: every GPU-capable service; a mapping gives services their own devices
-    gpu_services: tuple[str, ...] | dict[str, Any] | None = None
+    gpu: GpuChoice = NO_GPU  # for the GPU services (every GPU-capable one unless listed)
+    gpu_services: tuple[str, ...] | None = None  # None: every GPU-capable service
+    gpu_per_service: Mapping[str, GpuChoice] = field(default_factory=dict)  # over ``gpu``
     shm_size: str | None = None
     python: str = DEFAULT_PYTHON
     cuda: str = DEFAULT_CUDA
-    ports: dict[str, int] = field(default_factory=dict)
-    images: dict[str, str] = field(default_factory=dict)
+    ports: Mapping[str, int] = field(default_factory=dict)
+    images: Mapping[str, str] = field(default_factory=dict)
     ca_bundle: str | None = None
     pip_index_url: str | None = None
+
+
+@dataclass(frozen=True)
+class InitOptions:
+    """What ``init``'s flags fixed, parsed: None (or empty) where a flag was not given.
+
+    The typed hand-off from the command line to ``init``: the wizard asks only what is left open,
+    and defaults fill the rest (:func:`answers_from`).
+    """
+
+    name: str | None = None
+    components: tuple[str, ...] | None = None
+    gpu: GpuChoice | None = None
+    gpu_services: tuple[str, ...] | None = None
+    gpu_per_service: Mapping[str, GpuChoice] = field(default_factory=dict)
+    shm_size: str | None = None
+    python: str | None = None
+    cuda: str | None = None
+    ports: Mapping[str, int] = field(default_factory=dict)
+    images: Mapping[str, str] = field(default_factory=dict)
+    ca_bundle: str | None = None
+    pip_index_url: str | None = None
+
+    def given(self) -> set[str]:
+        """The names of the options a flag set."""
+        return {f.name for f in dataclasses.fields(self) if getattr(self, f.name) not in (None, {})}
+
+
+def answers_from(options: InitOptions, defaults: Answers) -> Answers:
+    """The defaults, with every option a flag gave in their place."""
+    return dataclasses.replace(defaults, **{k: getattr(options, k) for k in options.given()})
 
 
 def spec_document(answers: Answers) -> dict[str, Any]:
@@ -49,13 +71,8 @@ def spec_document(answers: Answers) -> dict[str, Any]:
         "components": list(answers.components),
         "python": answers.python,
         "cuda": answers.cuda,
+        "gpu": _gpu_section(answers),
     }
-    gpu: dict[str, Any] = {"devices": _devices(answers.gpu)}
-    if isinstance(answers.gpu_services, dict):
-        gpu["services"] = {k: _devices(v) for k, v in answers.gpu_services.items()}
-    elif answers.gpu_services is not None:
-        gpu["services"] = list(answers.gpu_services)
-    doc["gpu"] = gpu
     if answers.shm_size:
         doc["shm_size"] = answers.shm_size
     for key in ("ports", "images"):
@@ -75,50 +92,19 @@ def index_credentials(answers: Answers) -> dict[str, str]:
     return {CREDENTIALS_VAR: credential} if credential else {}
 
 
-def _devices(value: Any) -> Any:
-    return list(value) if isinstance(value, tuple) else value
+def _gpu_section(answers: Answers) -> dict[str, Any]:
+    """``gpu:`` of mlstack.yaml; its reader is :func:`mlstack.spec.gpu_choice.per_service`.
 
-
-def parse_gpu(value: str) -> Any:
-    """``--gpu``: none, all, a count (2) or device ids (0,1 or a single id as 3,)."""
-    text = value.strip().lower()
-    if text in ("none", "all"):
-        return text
-    if "," in text:
-        ids = tuple(part.strip() for part in text.split(",") if part.strip())
-        if ids and all(part.replace("-", "").isalnum() for part in ids):
-            return ids
-    elif text.isdigit() and int(text) > 0:
-        return int(text)
-    raise InputError(
-        "mlstack init",
-        "--gpu",
-        f"expected none, all, a count or device ids, got {value!r}",
-        "e.g. --gpu all, --gpu 2, --gpu 0,1 (one device: --gpu 3,)",
-    )
-
-
-def parse_pairs(values: list[str], flag: str, kind: type = str) -> dict[str, Any]:
-    """``KEY=VALUE`` flags such as ``--image redis=mirror/redis:8`` or ``--port api=8080``."""
-    pairs = {}
-    for item in values:
-        key, sep, raw = item.partition("=")
-        try:
-            if not (sep and key and raw):
-                raise ValueError
-            pairs[key.strip()] = kind(raw.strip())
-        except ValueError:
-            raise InputError(
-                "mlstack init",
-                flag,
-                f"expected KEY=VALUE, got {item!r}",
-                f"e.g. {flag} api=8080"
-                if kind is int
-                else f"e.g. {flag} redis=registry.example.com/redis:8.10-alpine",
-            ) from None
-    return pairs
-
-
-def split_list(value: str) -> tuple[str, ...]:
-    """``--with api,redis`` -> ("api", "redis")."""
-    return tuple(part.strip() for part in value.split(",") if part.strip())
+    With per-service choices and a list of GPU services, ``devices`` is the choice of the capable
+    services that are in neither (none): the listed ones get ``gpu`` in the mapping.
+    """
+    listed = answers.gpu_services
+    if not answers.gpu_per_service:
+        section = {"devices": answers.gpu.to_yaml()}
+        return section if listed is None else {**section, "services": list(listed)}
+    others = answers.gpu if listed is None else NO_GPU
+    choices = {**dict.fromkeys(listed or (), answers.gpu), **answers.gpu_per_service}
+    return {
+        "devices": others.to_yaml(),
+        "services": {name: choice.to_yaml() for name, choice in choices.items()},
+    }

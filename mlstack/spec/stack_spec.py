@@ -10,6 +10,7 @@ from typing import Any
 from mlstack.errors import InputError
 from mlstack.layout import SPEC_FILE
 from mlstack.spec.catalog import Catalog, load_rules
+from mlstack.spec.gpu_choice import GpuChoice, per_service
 from mlstack.spec.index_url import IndexUrl, parse_index_url
 from mlstack.spec.policy import Privilege, review
 from mlstack.spec.schema import validate
@@ -21,9 +22,6 @@ SHM_WITH_GPU = "8gb"
 SHM_WITHOUT_GPU = "1gb"
 FIX = "edit mlstack.yaml (see README.md, mlstack.yaml reference), then run `mlstack render`"
 
-# A GPU request: "all", a count, or device ids.
-Devices = str | int | tuple[str, ...]
-
 
 @dataclass(frozen=True)
 class StackSpec:
@@ -33,7 +31,7 @@ class StackSpec:
     components: tuple[str, ...]
     python: str = DEFAULT_PYTHON
     cuda: str = DEFAULT_CUDA
-    gpu: dict[str, Devices] = field(default_factory=dict)  # service -> devices, GPU services only
+    gpu: dict[str, GpuChoice] = field(default_factory=dict)  # GPU services only
     shm_size: str = SHM_WITHOUT_GPU
     ports: dict[str, int] = field(default_factory=dict)  # component -> host port
     images: dict[str, str] = field(default_factory=dict)  # slot -> reference (overrides)
@@ -121,33 +119,21 @@ def _components(names: list[str], catalog: Catalog, source: str) -> tuple[str, .
 
 def _gpu(
     data: dict[str, Any], components: tuple[str, ...], catalog: Catalog, source: str
-) -> dict[str, Devices]:
-    devices = _devices(data.get("devices", "none"))
+) -> dict[str, GpuChoice]:
     capable = [c for c in components if catalog[c].gpu]
-    chosen = data.get("services", capable)
-    if isinstance(chosen, dict):  # per-service choices on top of the default for the others
-        per_service = {**dict.fromkeys(capable, devices), **chosen}
-    else:
-        per_service = dict.fromkeys(chosen, devices)
-    for name in chosen:
-        if name not in components or not catalog[name].gpu:
+    chosen = data.get("services")
+    for name in chosen or ():
+        if name not in capable:
             raise InputError(
                 source,
                 f"gpu.services.{name}",
                 f"{name} is not a GPU-capable service of this stack",
                 f"choose among: {', '.join(capable) or 'none (add api, jupyter or trainer)'}",
             )
-    wanted = {name: _devices(d) for name, d in per_service.items()}
-    return {name: d for name, d in wanted.items() if d != "none"}
+    return per_service(GpuChoice.parse(data.get("devices", "none")), capable, chosen)
 
 
-def _devices(value: Any) -> Devices:
-    if isinstance(value, list):
-        return tuple(str(v) for v in value)
-    return value
-
-
-def _cuda(value: str, gpu: dict[str, Devices], source: str) -> str:
+def _cuda(value: str, gpu: dict[str, GpuChoice], source: str) -> str:
     """A CUDA release NVIDIA's table knows (its image exists), with a PyTorch wheel if needed."""
     from mlstack.machine.cuda import CUDA_DRIVER_TABLE, parse_cuda_version, torch_wheel_index
 

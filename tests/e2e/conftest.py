@@ -7,32 +7,15 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from helpers import engine_problem, skip_or_fail
 from images import E2E_IMAGES, ensure_images
 
-CI = os.environ.get("CI") == "true"
 CA_BUNDLE = "/etc/ssl/certs/ca-certificates.crt"
-
-
-def engine_problem() -> str | None:
-    """Why the engine or Compose v2 cannot be used here, or None."""
-    if shutil.which("docker") is None:
-        return "no docker CLI"
-    info = subprocess.run(
-        ["docker", "info", "--format", "{{.ServerVersion}}"],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if info.returncode != 0 or not info.stdout.strip():
-        return f"no Docker engine: {info.stderr.strip()[-200:]}"
-    compose = subprocess.run(["docker", "compose", "version"], capture_output=True, check=False)
-    return None if compose.returncode == 0 else "no Compose v2 plugin"
 
 
 @pytest.fixture(scope="session")
@@ -40,7 +23,7 @@ def e2e_images() -> dict[str, str]:
     """The stand-in images, built once (cached across runs by content hash)."""
     problem = engine_problem()
     if problem:
-        (pytest.fail if CI else pytest.skip)(f"end-to-end tests need a Docker engine: {problem}")
+        skip_or_fail(f"end-to-end tests need a Docker engine: {problem}")
     return ensure_images()
 
 

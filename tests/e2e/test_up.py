@@ -1,14 +1,20 @@
 """`mlstack up` / `status` / `down` on a real engine with real Redis, Postgres, MLflow, Jupyter.
 
-One full stack is shared, in order: dev up, the API's /ready, an MLflow run into Postgres from
-the API container, data across down/up, a killed container in `status`, prod, down --volumes.
+One full stack is shared by the module (built once), but no test relies on another having run:
+a test that needs it running asks for ``running_dev``, which brings it up (quick when it already
+is), so each test passes alone (``pytest tests/e2e -k NAME``) and in any order.
 """
 
 from __future__ import annotations
 
 import json
+import queue
+import re
+import signal
 import socket
 import subprocess
+import sys
+import threading
 import time
 import urllib.request
 
@@ -37,6 +43,13 @@ def full_stack(tmp_path_factory, e2e_images):
     destroy(root, PROJECT)
 
 
+@pytest.fixture()
+def running_dev(full_stack):
+    """The full stack up and healthy in dev, whatever an earlier test did to it."""
+    mlstack(full_stack, "up", "--profile", "dev", "--timeout", "300", check=True)
+    return full_stack
+
+
 def exec_in(root, service, *cmd, profile="dev"):
     done = compose(root, "exec", "-T", service, *cmd, profile=profile)
     assert done.returncode == 0, done.stderr
@@ -52,7 +65,7 @@ def test_dev_up_every_service_healthy(full_stack):
     assert "http://127.0.0.1:18000/docs" in done.stdout
 
 
-def test_api_ready_reaches_every_dependency(full_stack):
+def test_api_ready_reaches_every_dependency(running_dev):
     with urllib.request.urlopen("http://127.0.0.1:18000/ready", timeout=10) as response:
         body = json.load(response)
     assert body == {
@@ -61,8 +74,8 @@ def test_api_ready_reaches_every_dependency(full_stack):
     }
 
 
-def test_logs_of_one_service(full_stack):
-    done = mlstack(full_stack, "logs", "redis")
+def test_logs_of_one_service(running_dev):
+    done = mlstack(running_dev, "logs", "redis")
     assert done.returncode == 0, done.stderr
     assert "Ready to accept connections" in done.stdout
 
@@ -80,44 +93,44 @@ def psql(root, sql, db="app"):
     return exec_in(root, "postgres", "psql", "-U", "app", "-d", db, "-tAc", sql).strip()
 
 
-def test_mlflow_logs_a_run_to_postgres_from_the_api(full_stack):
-    run_id = log_mlflow_run(full_stack, "from-api")
+def test_mlflow_logs_a_run_to_postgres_from_the_api(running_dev):
+    run_id = log_mlflow_run(running_dev, "from-api")
     assert (
-        psql(full_stack, f"SELECT status FROM runs WHERE run_uuid = '{run_id}'", db="mlflow")
+        psql(running_dev, f"SELECT status FROM runs WHERE run_uuid = '{run_id}'", db="mlflow")
         == "FINISHED"
     )
 
 
-def test_data_survives_down_and_up(full_stack):
-    psql(full_stack, "CREATE TABLE IF NOT EXISTS kept (v text); INSERT INTO kept VALUES ('row')")
-    exec_in(full_stack, "redis", "redis-cli", "SET", "kept", "key")
-    run_id = log_mlflow_run(full_stack, "kept-run")
-    exec_in(full_stack, "jupyter", "sh", "-c", "echo file > /home/jovyan/work/kept.txt")
+def test_data_survives_down_and_up(running_dev):
+    psql(running_dev, "CREATE TABLE IF NOT EXISTS kept (v text); INSERT INTO kept VALUES ('row')")
+    exec_in(running_dev, "redis", "redis-cli", "SET", "kept", "key")
+    run_id = log_mlflow_run(running_dev, "kept-run")
+    exec_in(running_dev, "jupyter", "sh", "-c", "echo file > /home/jovyan/work/kept.txt")
 
-    down = mlstack(full_stack, "down")
+    down = mlstack(running_dev, "down")
     assert down.returncode == 0 and "data volumes kept" in down.stdout
-    assert compose(full_stack, "ps", "-q").stdout.strip() == ""
+    assert compose(running_dev, "ps", "-q").stdout.strip() == ""
     assert volumes_of(PROJECT), "down must keep the named volumes"
-    mlstack(full_stack, "up", "--timeout", "300", check=True)
+    mlstack(running_dev, "up", "--timeout", "300", check=True)
 
-    assert psql(full_stack, "SELECT v FROM kept") == "row"
-    assert exec_in(full_stack, "redis", "redis-cli", "GET", "kept").strip() == "key"
+    assert psql(running_dev, "SELECT v FROM kept") == "row"
+    assert exec_in(running_dev, "redis", "redis-cli", "GET", "kept").strip() == "key"
     assert (
-        psql(full_stack, f"SELECT count(*) FROM runs WHERE run_uuid = '{run_id}'", db="mlflow")
+        psql(running_dev, f"SELECT count(*) FROM runs WHERE run_uuid = '{run_id}'", db="mlflow")
         == "1"
     )
-    assert exec_in(full_stack, "jupyter", "cat", "/home/jovyan/work/kept.txt").strip() == "file"
+    assert exec_in(running_dev, "jupyter", "cat", "/home/jovyan/work/kept.txt").strip() == "file"
 
 
-def test_status_shows_a_killed_container(full_stack):
-    healthy = mlstack(full_stack, "status", "--json")
+def test_status_shows_a_killed_container(running_dev):
+    healthy = mlstack(running_dev, "status", "--json")
     assert healthy.returncode == 0, healthy.stdout + healthy.stderr
     assert json.loads(healthy.stdout)["healthy"] is True
 
-    container = compose(full_stack, "ps", "-q", "redis").stdout.strip()
+    container = compose(running_dev, "ps", "-q", "redis").stdout.strip()
     subprocess.run(["docker", "kill", container], check=True, capture_output=True)
     started = time.monotonic()
-    done = mlstack(full_stack, "status", "--json")
+    done = mlstack(running_dev, "status", "--json")
     assert time.monotonic() - started < 30
     assert done.returncode == 1
     report = {s["service"]: s for s in json.loads(done.stdout)["services"]}
@@ -141,8 +154,9 @@ def test_prod_profile_healthy_without_database_ports(full_stack):
     assert user == "postgres"
 
 
-def test_down_volumes_removes_the_data(full_stack):
-    done = mlstack(full_stack, "down", "--volumes", "--yes")
+def test_down_volumes_removes_the_data(running_dev):
+    assert volumes_of(PROJECT), "the running stack has its named volumes"
+    done = mlstack(running_dev, "down", "--volumes", "--yes")
     assert done.returncode == 0, done.stderr
     assert volumes_of(PROJECT) == []
 
@@ -168,6 +182,22 @@ service:
     timeout: 2s
     retries: 2
 """
+# Never healthy and never failed within a test: failures in the start period do not count, so
+# it stays "starting" for ten minutes (a wait that only a deadline or Ctrl-C ends).
+STARTING = """\
+name: starting
+summary: a service whose health check stays in its start period
+image: starting
+images:
+  starting: {image}
+service:
+  healthcheck:
+    test: [CMD-SHELL, "exit 1"]
+    interval: 1s
+    timeout: 2s
+    retries: 2
+    start_period: 600s
+"""
 
 
 @pytest.fixture()
@@ -178,7 +208,10 @@ def small_stack(tmp_path, e2e_images):
         root = tmp_path / name
         root.mkdir()
         (root / "stacks").mkdir()
-        (root / "stacks" / "broken.yaml").write_text(BROKEN.format(image=e2e_images["redis"]))
+        for fragment, text in (("broken", BROKEN), ("starting", STARTING)):
+            (root / "stacks" / f"{fragment}.yaml").write_text(
+                text.format(image=e2e_images["redis"])
+            )
         init_stack(root, name, components, ports, e2e_images, *extra)
         created.append((root, name))
         return root
@@ -257,26 +290,57 @@ def test_gpu_request_without_gpu_runtime_fails_preflight(small_stack):
 
 
 def test_ctrl_c_stops_waiting_and_says_what_is_running(small_stack):
-    import signal
-    import sys
-
-    root = small_stack("e2ectrlc", "redis,broken", {"redis": 26384})
+    # Was: the stack's `broken` service failed its health check within ~3 s, racing the
+    # signal sent "1 s after redis has a container": when it won, `up` had already exited 1.
+    # Now the other service stays "starting" (never fails before the deadline), and the
+    # signal goes only once `up` has said redis is healthy: nothing left to race.
+    root = small_stack("e2ectrlc", "redis,starting", {"redis": 26384})
     proc = subprocess.Popen(
-        [sys.executable, "-m", "mlstack", "-C", str(root), "up", "--timeout", "120"],
+        [sys.executable, "-m", "mlstack", "-C", str(root), "up", "--timeout", "300"],
         stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
         text=True,
     )
-    deadline = time.monotonic() + 60
-    while compose(root, "ps", "-q", "redis").stdout.strip() == "":
-        assert time.monotonic() < deadline, "redis never started"
-        time.sleep(0.5)
-    time.sleep(1)
-    proc.send_signal(signal.SIGINT)
-    out, err = proc.communicate(timeout=60)
-    assert proc.returncode == 130, out + err
+    lines = pump(proc.stdout)
+    try:
+        out = read_until(lines, re.compile(r"\bredis\s+healthy$"), timeout=240)
+        proc.send_signal(signal.SIGINT)
+        out += read_until(lines, None, timeout=60)
+        code = proc.wait(timeout=10)
+    finally:
+        proc.kill()
+    assert code == 130, out
     assert "stopped waiting. Running now:" in out
-    assert "redis" in out and "mlstack down" in out
+    assert re.search(r"│ redis +│ running +│ healthy", out), out
+    assert re.search(r"│ starting +│ running +│ starting", out), out
+    assert "mlstack down" in out
+    assert out.rstrip().endswith("interrupted"), out
+
+
+def pump(stream) -> queue.Queue:
+    """A queue of the stream's lines, read by a thread; None once it ends."""
+    lines: queue.Queue = queue.Queue()
+
+    def read() -> None:
+        for line in iter(stream.readline, ""):
+            lines.put(line)
+        lines.put(None)
+
+    threading.Thread(target=read, daemon=True).start()
+    return lines
+
+
+def read_until(lines: queue.Queue, pattern: re.Pattern | None, timeout: float) -> str:
+    """Lines up to the first that matches ``pattern`` (None: to the end); fails after timeout."""
+    seen, deadline = "", time.monotonic() + timeout
+    while True:
+        line = lines.get(timeout=max(0.0, deadline - time.monotonic()))
+        if line is None:
+            assert pattern is None, f"the output ended before {pattern.pattern!r}:\n{seen}"
+            return seen
+        seen += line
+        if pattern is not None and pattern.search(line.rstrip()):
+            return seen
 
 
 @pytest.fixture()

@@ -1,0 +1,58 @@
+"""`mlstack up` on the terminal: each event of the core becomes a line, a table or a report."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from mlstack.cli import console
+from mlstack.run import events
+
+
+class UpView:
+    """The callback ``operate.up`` reports to; a context, so the live table always closes."""
+
+    def __init__(self) -> None:
+        self.progress: console.Progress | None = None
+
+    def __enter__(self) -> UpView:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self._stop_progress()
+
+    def __call__(self, event: events.Event) -> None:
+        """Show one event."""
+        if isinstance(event, events.Rendered):
+            console.say(f"  {event.step}")
+        elif isinstance(event, events.CheckWarning):
+            check = event.check
+            console.say(f"warning: {check.id}: {check.found}\n  fix: {check.fix}")
+        elif isinstance(event, events.Pulling):
+            console.say(f"pulling: {', '.join(event.images)}")
+        elif isinstance(event, events.Building):
+            services = ", ".join(event.services)
+            console.say(f"building: {services} (this can take minutes the first time)")
+        elif isinstance(event, events.Starting):
+            self._start_progress(event)
+        elif isinstance(event, events.Tick) and self.progress:
+            self.progress.tick(event.states, event.done, event.elapsed)
+        elif isinstance(event, events.Reported):
+            self._stop_progress()
+            console.out.print(console.health_table(list(event.reports), event.title))
+        elif isinstance(event, events.Failed):
+            console.print_failure(event.report, event.logs, list(event.hints))
+        elif isinstance(event, events.Interrupted):
+            self._stop_progress()
+            console.say("\nstopped waiting. Running now:")
+            console.out.print(console.health_table(list(event.reports)))
+            console.say("`mlstack status` shows them; `mlstack down` stops them.")
+
+    def _start_progress(self, event: events.Starting) -> None:
+        services = ", ".join(event.services)
+        console.say(f"starting {services} ({event.profile}); waiting up to {event.timeout:.0f}s")
+        self.progress = console.Progress(list(event.services)).__enter__()
+
+    def _stop_progress(self) -> None:
+        if self.progress:
+            self.progress.__exit__(None, None, None)
+            self.progress = None

@@ -1,0 +1,99 @@
+"""What running a stack reaches beyond its files: the engine, the GPUs, the clock, a thread.
+
+``operate`` and ``doctor`` take an :class:`Environment`; the default is the real machine, and tests
+pass a fake engine and a scripted clock instead (httpie's ``Environment`` is the model).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping
+from concurrent.futures import Future
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+from mlstack.layout import Profile
+from mlstack.machine.docker_info import EngineInfo
+from mlstack.machine.host import GpuScan, scan_gpus
+from mlstack.run.records import ServiceState
+
+
+class StackEngine(Protocol):
+    """The engine calls ``operate`` and ``doctor`` make (``mlstack.run.engine.Engine``)."""
+
+    def info(self) -> EngineInfo:
+        """The engine's facts (EngineError when it is not reachable)."""
+
+    def compose_version(self) -> tuple[int, int, int]:
+        """Compose's version (EngineError when it is missing)."""
+
+    def compose(self, *args: str, what: str, fix: str = ...) -> str:
+        """Run ``docker compose`` with the profile's files."""
+
+    def build(self, services: list[str], secrets: Mapping[str, str]) -> None:
+        """Build the services' images, with build-secret variables from .env."""
+        ...
+
+    def up(self, services: list[str], build: bool) -> None:
+        """Create and start the services, detached."""
+
+    def states(self) -> dict[str, ServiceState]:
+        """Every service container's state and health."""
+
+    def logs(self, service: str, tail: int = ...) -> str:
+        """The last lines a service printed."""
+
+    def follow_logs(self, service: str | None, follow: bool) -> Iterator[str]:
+        """The logs, line by line."""
+
+    def oom_killed(self, container: str) -> bool:
+        """Whether the kernel killed the container for memory."""
+
+    def down(self, volumes: bool) -> None:
+        """Stop and remove the containers (and the volumes, if asked)."""
+
+    def container_on_port(self, port: int) -> str | None:
+        """The running container publishing a host port, if any."""
+
+    def pull(self, reference: str) -> None:
+        """Pull one image."""
+
+    def image_exists(self, reference: str) -> bool:
+        """Whether the engine has an image locally."""
+
+
+def real_engine(root: Path, profile: Profile) -> StackEngine:
+    """The Docker engine, through python-on-whales (imported only when needed)."""
+    from mlstack.run.engine import Engine
+
+    return Engine(root, profile)
+
+
+def in_a_thread(work: Callable[[], Any]) -> Future[Any]:
+    """Run ``work`` in a daemon thread (Ctrl-C must not wait for ``docker compose up``)."""
+    future: Future[Any] = Future()
+
+    def run() -> None:
+        try:
+            future.set_result(work())
+        except BaseException as exc:  # handed to the waiting side, which reports it
+            future.set_exception(exc)
+
+    threading.Thread(target=run, daemon=True).start()
+    return future
+
+
+@dataclass(frozen=True)
+class Environment:
+    """The engine (a factory: root, profile -> engine), the GPU scan, time, and background work."""
+
+    connect: Callable[[Path, Profile], StackEngine] = real_engine
+    scan_gpus: Callable[[], GpuScan] = scan_gpus
+    clock: Callable[[], float] = time.monotonic
+    sleep: Callable[[float], None] = time.sleep
+    in_background: Callable[[Callable[[], Any]], Future[Any]] = in_a_thread
+
+
+REAL = Environment()

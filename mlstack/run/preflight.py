@@ -1,0 +1,83 @@
+"""Before ``up`` starts anything: the checks that can stop it, and the images to get.
+
+A failed check raises PreflightError with every check as a record; nothing has been started.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from mlstack.errors import EngineError, PreflightError
+from mlstack.layout import Profile
+from mlstack.machine.host import GpuScan
+from mlstack.render.published import published_ports
+from mlstack.run.checks import (
+    FAIL,
+    Check,
+    check_compose,
+    check_engine,
+    check_gpu_cuda,
+    check_gpu_runtime,
+    check_ports,
+    held_by_stack,
+    images_of,
+)
+from mlstack.run.environment import StackEngine
+from mlstack.spec.catalog import Catalog
+from mlstack.spec.stack_spec import StackSpec
+
+
+@dataclass(frozen=True)
+class Stack:
+    """A rendered stack directory, its spec and the engine for one profile."""
+
+    root: Path
+    spec: StackSpec
+    catalog: Catalog
+    engine: StackEngine
+    profile: Profile
+
+
+def preflight(stack: Stack, services: list[str], scan_gpus: Callable[[], GpuScan]) -> list[Check]:
+    """The checks that can stop ``up``; raises PreflightError (nothing started) if one fails."""
+    try:
+        info, engine_error = stack.engine.info(), None
+    except EngineError as exc:
+        info, engine_error = None, exc
+    checks = [check_engine(info, engine_error)]
+    if info is None:
+        raise PreflightError(checks)
+    try:
+        version, compose_error = stack.engine.compose_version(), None
+    except EngineError as exc:
+        version, compose_error = None, exc
+    checks.append(check_compose(version, compose_error))
+    if version is None:
+        raise PreflightError(checks)
+    ports = [
+        p
+        for p in published_ports(stack.root, stack.spec, stack.catalog, stack.profile)
+        if p.service in services
+    ]
+    own = held_by_stack(ports, stack.engine.states())
+    checks.append(check_ports(ports, own, stack.engine.container_on_port))
+    if any(stack.spec.uses_gpu(s) for s in services):
+        scan = scan_gpus()
+        checks += [check_gpu_runtime(stack.spec, info), check_gpu_cuda(stack.spec, scan)]
+    if any(c.status == FAIL for c in checks):
+        raise PreflightError(checks)
+    return checks
+
+
+def images_to_get(stack: Stack, services: list[str], build: bool) -> tuple[list[str], list[str]]:
+    """The services whose image must be built, and the image references to pull."""
+    to_build, to_pull = [], []
+    for service, image in images_of(stack.spec, stack.catalog, services).items():
+        if image == "build":
+            if build or not stack.engine.image_exists(f"{stack.spec.name}-{service}"):
+                to_build.append(service)
+        elif not stack.engine.image_exists(image):
+            to_pull.append(image)
+    return to_build, to_pull
