@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from mlstack.spec.catalog import Catalog, Fragment, Rules
+from mlstack.spec.placeholders import fill
 from mlstack.spec.stack_spec import StackSpec, size_in_bytes
 
 NETWORK = "backend"
@@ -57,7 +58,7 @@ def image_defaults(spec: StackSpec, catalog: Catalog) -> dict[str, str]:
         "cuda_major": spec.cuda.split(".")[0],
     }
     frags = [*catalog.values(), *(catalog[name] for name in spec.components)]
-    return {slot: ref.format(**values) for frag in frags for slot, ref in frag.images.items()}
+    return {slot: fill(ref, values) for frag in frags for slot, ref in frag.images.items()}
 
 
 def image_ref(spec: StackSpec, catalog: Catalog, slot: str) -> str:

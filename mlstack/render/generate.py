@@ -11,10 +11,10 @@ from pathlib import Path
 from typing import Any
 
 from mlstack.errors import InputError
-from mlstack.layout import ENV_FILE, SPEC_FILE
+from mlstack.layout import SPEC_FILE
 from mlstack.render.compose_model import ComposeModel, build_compose
 from mlstack.render.disk import apply, read_record, read_text, snapshot
-from mlstack.render.envfile import fill_secrets, parse_env, secret_names
+from mlstack.render.envfile import fill_secrets, parse_env, read_env, secret_names
 from mlstack.render.plan import SCAFFOLD, Action, PlannedFile, Step, plan
 from mlstack.render.stack_files import stack_files
 from mlstack.spec.answers import FLAGS, Answers, spec_document
@@ -47,7 +47,7 @@ def plan_stack(
 ) -> tuple[list[Step], ComposeModel]:
     """Plan every file of the stack against what is on disk now."""
     model = build_compose(spec, catalog, load_rules("dev"), load_rules("prod"))
-    current_env = read_text(root / ENV_FILE)
+    current_env = read_env(root)
     env = fill_secrets(secret_names(spec, catalog), parse_env(current_env or ""))
     files = [
         *extra,

@@ -6,10 +6,10 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from mlstack.errors import InputError
 from mlstack.layout import ENV_FILE
 from mlstack.render.compose_model import port_variable
-from mlstack.render.disk import read_text
-from mlstack.render.envfile import parse_env
+from mlstack.render.envfile import parse_env, read_env
 from mlstack.spec.catalog import Catalog, load_rules
 from mlstack.spec.stack_spec import StackSpec
 
@@ -25,7 +25,7 @@ class Published:
 
 def env_values(root: Path) -> dict[str, str]:
     """What compose interpolates with: ``.env``, overridden by the shell (compose's precedence)."""
-    values = parse_env(read_text(root / ENV_FILE) or "")
+    values = parse_env(read_env(root) or "")
     values.update({k: v for k, v in os.environ.items() if k in values or k.endswith("_HOST_PORT")})
     return values
 
@@ -43,6 +43,20 @@ def published_ports(root: Path, spec: StackSpec, catalog: Catalog, profile: str)
     for name in long_running(spec, catalog):
         frag = catalog[name]
         if frag.port and (rules.publish_address or frag.publish_in_prod):
-            port = int(env.get(port_variable(name)) or spec.ports[name])
-            out.append(Published(name, rules.publish_address, port))
+            port = _host_port(env.get(port_variable(name)), port_variable(name))
+            out.append(Published(name, rules.publish_address, port or spec.ports[name]))
     return out
+
+
+def _host_port(value: str | None, variable: str) -> int | None:
+    """A ``*_HOST_PORT`` from .env or the shell: a port, or None when unset."""
+    if not value:
+        return None
+    if not (len(value) <= 5 and value.isascii() and value.isdigit() and 1 <= int(value) <= 65535):
+        raise InputError(
+            ENV_FILE,
+            variable,
+            f"expected a host port from 1 to 65535, got {value[:40]!r}",
+            f"fix or delete the {variable} line in .env (or unset it in your shell)",
+        )
+    return int(value)

@@ -8,9 +8,7 @@ from pathlib import Path
 
 from mlstack.cli import console
 from mlstack.errors import EngineError, InputError, PreflightError, UnhealthyError
-from mlstack.layout import ENV_FILE
-from mlstack.render.disk import read_text
-from mlstack.render.envfile import parse_env
+from mlstack.render.envfile import parse_env, read_env
 from mlstack.render.generate import render_project
 from mlstack.render.published import Published, long_running, published_ports
 from mlstack.run.checks import (
@@ -29,6 +27,7 @@ from mlstack.run.hints import hints_for
 from mlstack.run.probes import Probe
 from mlstack.run.records import ServiceReport, ServiceState
 from mlstack.spec.catalog import Catalog, load_catalog
+from mlstack.spec.placeholders import fill
 from mlstack.spec.stack_spec import StackSpec, load_spec
 
 
@@ -59,7 +58,7 @@ def open_stack(root: Path, profile: str, render: bool = False) -> Stack:
 
 def probes_and_urls(stack: Stack) -> tuple[dict[str, Probe], dict[str, str]]:
     """How to reach each published service from the host, and the URL to show."""
-    secrets = parse_env(read_text(stack.root / ENV_FILE) or "")
+    secrets = parse_env(read_env(stack.root) or "")
     probes, urls = {}, {}
     for item in published_ports(stack.root, stack.spec, stack.catalog, stack.profile):
         frag = stack.catalog[item.service]
@@ -68,7 +67,7 @@ def probes_and_urls(stack: Stack) -> tuple[dict[str, Probe], dict[str, str]]:
         secret = secrets.get("REDIS_PASSWORD", "") if kind == "redis" else ""
         probes[item.service] = Probe(kind, host, item.port, frag.probe.get("path", ""), secret)
         if frag.url:
-            urls[item.service] = frag.url.format(port=item.port)
+            urls[item.service] = fill(frag.url, {"port": item.port})
     return probes, urls
 
 

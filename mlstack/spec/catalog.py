@@ -8,6 +8,8 @@ from typing import Any
 
 from mlstack.errors import InputError
 from mlstack.resources import data_dir
+from mlstack.spec.limits import MAX_USER_FRAGMENTS
+from mlstack.spec.placeholders import IMAGE_PLACEHOLDERS, URL_PLACEHOLDERS, check_placeholders
 from mlstack.spec.schema import validate
 from mlstack.spec.yamlio import load_file, to_plain
 
@@ -64,6 +66,10 @@ def fragment_from_data(data: dict[str, Any], source: str) -> Fragment:
     """Validate one parsed fragment and build its record."""
     validate(data, "fragment", source, "see the fragment format in README.md (Fragments)")
     data = to_plain(data)
+    for slot, ref in data.get("images", {}).items():
+        check_placeholders(ref, IMAGE_PLACEHOLDERS, source, f"images.{slot}")
+    if "url" in data:
+        check_placeholders(data["url"], URL_PLACEHOLDERS, source, "url")
     stem = Path(source).stem
     if data["name"] != stem:
         raise InputError(
@@ -90,7 +96,15 @@ def load_catalog(project_dir: Path | None = None) -> Catalog:
         dirs.append(project_dir / USER_STACKS)
     catalog: Catalog = {}
     for directory in dirs:
-        for path in sorted(directory.glob("*.yaml")):
+        paths = sorted(directory.glob("*.yaml"))
+        if directory != dirs[0] and len(paths) > MAX_USER_FRAGMENTS:
+            raise InputError(
+                USER_STACKS,
+                "",
+                f"holds {len(paths)} fragments; mlstack reads at most {MAX_USER_FRAGMENTS}",
+                "keep the fragments this stack uses",
+            )
+        for path in paths:
             label = str(path) if directory == dirs[0] else f"{USER_STACKS}/{path.name}"
             data = load_file(path, label)
             if not isinstance(data, dict):
