@@ -19,7 +19,8 @@ from mlstack.render.plan import SCAFFOLD, Action, PlannedFile, Step, plan
 from mlstack.render.stack_files import stack_files
 from mlstack.spec.answers import FLAGS, Answers, spec_document
 from mlstack.spec.catalog import Catalog, load_catalog, load_rules
-from mlstack.spec.stack_spec import StackSpec, spec_from_document
+from mlstack.spec.schema import validate
+from mlstack.spec.stack_spec import FIX, StackSpec, spec_from_document
 from mlstack.spec.yamlio import dump, dump_document, load_document, load_file
 
 SPEC_HEADER = (
@@ -157,6 +158,7 @@ def _load_doc(root: Path, loader: Callable[[Path, str], Any]) -> Any:
             "missing: a list of components is required",
             "e.g. components: [api, redis]; see `mlstack components`",
         )
+    validate(doc, "spec", SPEC_FILE, FIX)  # before `add`/`remove` edit it: the shapes are known
     return doc
 
 

@@ -20,6 +20,10 @@ from typing import Any
 
 VERSION = "2"  # 2: parse results bounded (spec/limits.py), exact keys and values
 JSON_SCALARS = (str, int, float, bool, type(None))
+# entries this process has read or written, as JSON text: one command loads the catalog several
+# times (render, then ports, probes), and text decoded afresh cannot be mutated by a caller
+_IN_PROCESS: dict[str, str] = {}
+IN_PROCESS_ENTRIES = 256
 
 
 def cache_dir() -> Path:
@@ -60,17 +64,30 @@ def remembered(kind: str, digest: str, compute: Callable[[], Any]) -> Any:
         return compute()
     path = cache_dir() / kind / digest[:2] / f"{digest}.json"
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
+        text = _IN_PROCESS.get(str(path)) or path.read_text(encoding="utf-8")
+        value = json.loads(text)
     except (OSError, ValueError):
         pass
+    else:
+        _keep(str(path), text)
+        return value
     value = compute()
     if not is_json_exact(value):
         return value
     try:
+        text = json.dumps(value)
+        _keep(str(path), text)
         path.parent.mkdir(parents=True, exist_ok=True)
         temp = path.with_suffix(f".{os.getpid()}.tmp")
-        temp.write_text(json.dumps(value), encoding="utf-8")
+        temp.write_text(text, encoding="utf-8")
         temp.replace(path)
     except (OSError, ValueError):
         pass
     return value
+
+
+def _keep(path: str, text: str) -> None:
+    """Remember an entry for this process (the oldest goes beyond IN_PROCESS_ENTRIES)."""
+    _IN_PROCESS[path] = text
+    if len(_IN_PROCESS) > IN_PROCESS_ENTRIES:
+        del _IN_PROCESS[next(iter(_IN_PROCESS))]

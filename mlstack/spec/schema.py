@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from functools import cache as memoize
 from typing import Any
@@ -10,6 +11,15 @@ from mlstack.errors import InputError
 from mlstack.resources import schema
 
 MAX_SHOWN = 120  # characters of a value quoted in a message
+TYPE_NAMES = {
+    "object": "a mapping",
+    "array": "a list",
+    "string": "a string",
+    "integer": "an integer",
+}
+BASE_URI = "https://mlstack.dev/schemas/"
+# schemas a schema refers to: fragments' service sections are compose services
+REFERENCED = {"fragment": {"compose_spec.json": "compose-spec"}}
 
 
 def field_path(path: Any) -> str:
@@ -41,8 +51,16 @@ def validate(data: Any, schema_name: str, source: str, fix: str) -> None:
         _validate(plain, schema_name, source, fix)
         return
     text = json.dumps(plain)  # exact: JSON tells 1 from 1.0, "1" and true
-    digest = cache.key("valid", json.dumps(schema(schema_name), sort_keys=True), text)
+    digest = cache.key("valid", _schema_digest(schema_name), text)
     cache.remembered("valid", digest, lambda: _validate(plain, schema_name, source, fix))
+
+
+@memoize
+def _schema_digest(schema_name: str) -> str:
+    """The digest of a schema and of every schema it refers to (a cached verdict's basis)."""
+    names = [schema_name, *REFERENCED.get(schema_name, {}).values()]
+    text = "\0".join(json.dumps(schema(name), sort_keys=True) for name in names)
+    return hashlib.sha256(text.encode()).hexdigest()
 
 
 @memoize
@@ -64,16 +82,25 @@ def _validator(schema_name: str) -> Any:
             return iter(())
         return unique(validator, flag, instance, own)
 
+    from referencing import Registry, Resource
+
+    registry: Registry = Registry().with_resources(
+        (BASE_URI + uri, Resource.from_contents(schema(name)))
+        for uri, name in REFERENCED.get(schema_name, {}).items()
+    )
     strict = jsonschema.validators.extend(
         base, validators={"uniqueItems": bounded_unique}, type_checker=checker
     )
-    return strict(schema(schema_name))
+    return strict(schema(schema_name), registry=registry)
 
 
 def _validate(data: Any, schema_name: str, source: str, fix: str) -> bool:
     import jsonschema
 
-    error = jsonschema.exceptions.best_match(_validator(schema_name).iter_errors(data))
+    errors = list(_validator(schema_name).iter_errors(data))
+    # "unevaluated property" only repeats that the key's own value was wrong: say that instead
+    errors = [e for e in errors if e.validator != "unevaluatedProperties"] or errors
+    error = jsonschema.exceptions.best_match(errors)
     if error is None:
         return True
     field, message = field_path(error.absolute_path), _message(error)
@@ -90,6 +117,12 @@ def _validate(data: Any, schema_name: str, source: str, fix: str) -> bool:
 
 def _message(error: Any) -> str:
     """The message jsonschema gives, with the offending value quoted briefly."""
+    if error.validator in ("oneOf", "anyOf") and error.context:
+        types = [c.validator_value for c in error.context if c.validator == "type" and not c.path]
+        if len(types) == len(error.context):
+            flat = [t for kind in types for t in ([kind] if isinstance(kind, str) else kind)]
+            wanted = " or ".join(dict.fromkeys(TYPE_NAMES.get(t, t) for t in flat))
+            return f"expected {wanted}, got {shown(error.instance)}"
     if error.validator in ("type", "enum", "pattern", "const"):
         said = error.message.removeprefix(repr(error.instance))
         if said != error.message:

@@ -17,6 +17,7 @@ from ruamel.yaml.composer import Composer
 from ruamel.yaml.constructor import RoundTripConstructor
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 from ruamel.yaml.nodes import MappingNode, ScalarNode, SequenceNode
+from ruamel.yaml.reader import ReaderError
 
 from mlstack.errors import InputError
 from mlstack.spec import limits
@@ -47,10 +48,15 @@ class BoundedComposer(Composer):  # type: ignore[misc]
     its cost is the size of the text, not of the expansion.
     """
 
+    def __init__(self, loader: Any = None) -> None:
+        super().__init__(loader)
+        self.warn_double_anchors = False  # legal YAML (the later one wins); not the user's concern
+        self.mlstack_nodes = self.mlstack_depth = 0
+
     def compose_node(self, parent: Any, index: Any) -> Any:
         """Compose one node, refusing it beyond the node count or nesting depth."""
-        self.mlstack_nodes = getattr(self, "mlstack_nodes", 0) + 1
-        self.mlstack_depth = getattr(self, "mlstack_depth", 0) + 1
+        self.mlstack_nodes += 1
+        self.mlstack_depth += 1
         if self.mlstack_nodes > limits.MAX_NODES:
             raise self._limit(f"has more than {limits.MAX_NODES:,} values")
         if self.mlstack_depth > limits.MAX_DEPTH:
@@ -172,6 +178,15 @@ def load_text(text: str, source: str) -> Any:
         problem = exc.problem or exc.context or "syntax error"
         raise InputError(
             source, line, f"not valid YAML: {problem}", "fix the syntax at that line"
+        ) from exc
+    except ReaderError as exc:  # a character YAML does not allow (a control character, say)
+        line = text.count("\n", 0, exc.position) + 1 if isinstance(exc.position, int) else 0
+        character = exc.character if isinstance(exc.character, int) else 0
+        raise InputError(
+            source,
+            f"line {line}" if line else "(document)",
+            f"not valid YAML: character U+{character:04X} is not allowed ({exc.reason})",
+            "remove the character, or write it as an escape in a double-quoted string",
         ) from exc
     except YAMLError as exc:
         raise InputError(
