@@ -26,7 +26,7 @@ def secret_names(spec: StackSpec, catalog: Catalog) -> list[str]:
 def read_env(root: Path) -> str | None:
     """The project's ``.env`` text (bounded like every input file), or None when there is none."""
     try:
-        return read_bounded(root / ENV_FILE, ENV_FILE)
+        return read_bounded(root / ENV_FILE, ENV_FILE, root=root)
     except FileNotFoundError:
         return None
 

@@ -149,8 +149,8 @@ def _finish(root: Path, result: Result, force: bool, dry_run: bool) -> Result:
     return result
 
 
-def _load_doc(root: Path, loader: Callable[[Path, str], Any]) -> Any:
-    doc = loader(root / SPEC_FILE, SPEC_FILE)
+def _load_doc(root: Path, loader: Callable[..., Any]) -> Any:
+    doc = loader(root / SPEC_FILE, SPEC_FILE, root=root)
     if not isinstance(doc, dict) or not isinstance(doc.get("components"), list):
         raise InputError(
             SPEC_FILE,

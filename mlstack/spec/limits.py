@@ -30,31 +30,28 @@ def stamp() -> str:
     return f"{MAX_FILE_BYTES}/{MAX_NODES}/{MAX_DEPTH}/{MAX_EXPANDED_CHARS}/{MAX_NUMBER_DIGITS}"
 
 
-def read_bounded(path: Path, label: str, limit: int = MAX_FILE_BYTES) -> str:
+def read_bounded(
+    path: Path, label: str, limit: int = MAX_FILE_BYTES, root: Path | None = None
+) -> str:
     """A project file's UTF-8 text, refused (InputError) when it is not a regular file or too big.
 
     ``FileNotFoundError`` is left to the caller, which knows what a missing file means.
     The file is opened without blocking (a FIFO cannot hang the command) and read up to
-    ``limit + 1`` bytes, so a file that grows while it is read is refused too.
+    ``limit + 1`` bytes, so a file that grows while it is read is refused too. With ``root``
+    (the project), a symlink that leads out of it is refused before anything is opened.
     """
+    if root is not None:
+        check_inside(path, label, root)
     try:
         fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
     except FileNotFoundError:
         raise
     except OSError as exc:
         raise InputError(label, "", f"cannot read: {exc.strerror}", "check the file") from exc
-    with os.fdopen(fd, "rb") as handle:
-        info = os.fstat(fd)
-        if not stat.S_ISREG(info.st_mode):
-            raise InputError(
-                label, "", "is not a regular file", "replace it with a plain text file"
-            )
-        if info.st_size > limit:
-            raise _too_big(label, info.st_size, limit)
-        try:
-            data = handle.read(limit + 1)
-        except OSError as exc:
-            raise InputError(label, "", f"cannot read: {exc.strerror}", "check the file") from exc
+    try:
+        data = _read_regular(fd, label, limit)
+    finally:
+        os.close(fd)
     if len(data) > limit:
         raise _too_big(label, len(data), limit)
     try:
@@ -63,6 +60,38 @@ def read_bounded(path: Path, label: str, limit: int = MAX_FILE_BYTES) -> str:
         raise InputError(
             label, f"byte {exc.start}", "is not UTF-8 text", "save the file as UTF-8"
         ) from exc
+
+
+def _read_regular(fd: int, label: str, limit: int) -> bytes:
+    """At most ``limit + 1`` bytes of an open file, which must be a regular file."""
+    info = os.fstat(fd)
+    if not stat.S_ISREG(info.st_mode):
+        raise InputError(label, "", "is not a regular file", "replace it with a plain text file")
+    if info.st_size > limit:
+        raise _too_big(label, info.st_size, limit)
+    chunks, left = [], limit + 1
+    try:
+        while left > 0:
+            chunk = os.read(fd, min(left, 1 << 20))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            left -= len(chunk)
+    except OSError as exc:
+        raise InputError(label, "", f"cannot read: {exc.strerror}", "check the file") from exc
+    return b"".join(chunks)
+
+
+def check_inside(path: Path, label: str, root: Path) -> None:
+    """Refuse ``path`` when it resolves outside ``root``: a link a cloned repo may carry."""
+    real, inside = path.resolve(), root.resolve()
+    if real != inside and inside not in real.parents:
+        raise InputError(
+            label,
+            "",
+            f"is a symbolic link to {real}, outside the project",
+            "replace the link with the file itself (mlstack reads only the project's files)",
+        )
 
 
 def _too_big(label: str, size: int, limit: int) -> InputError:

@@ -45,7 +45,7 @@ class StackSpec:
 
 def load_spec(project_dir: Path, catalog: Catalog) -> StackSpec:
     """Read and check ``mlstack.yaml`` in ``project_dir``."""
-    data = load_file(project_dir / SPEC_FILE, SPEC_FILE)
+    data = load_file(project_dir / SPEC_FILE, SPEC_FILE, root=project_dir)
     return spec_from_document(data, catalog)
 
 

@@ -172,26 +172,8 @@ def load_text(text: str, source: str) -> Any:
         return _yaml().load(text)
     except LimitError as exc:
         raise InputError(source, exc.field, exc.problem, FIX_LIMIT) from exc
-    except MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        line = f"line {mark.line + 1}" if mark is not None else "(document)"
-        problem = exc.problem or exc.context or "syntax error"
-        raise InputError(
-            source, line, f"not valid YAML: {problem}", "fix the syntax at that line"
-        ) from exc
-    except ReaderError as exc:  # a character YAML does not allow (a control character, say)
-        line = text.count("\n", 0, exc.position) + 1 if isinstance(exc.position, int) else 0
-        character = exc.character if isinstance(exc.character, int) else 0
-        raise InputError(
-            source,
-            f"line {line}" if line else "(document)",
-            f"not valid YAML: character U+{character:04X} is not allowed ({exc.reason})",
-            "remove the character, or write it as an escape in a double-quoted string",
-        ) from exc
     except YAMLError as exc:
-        raise InputError(
-            source, "(document)", f"not valid YAML: {exc}", "fix the YAML syntax"
-        ) from exc
+        raise _syntax_error(exc, text, source) from exc
     except (ValueError, TypeError, OverflowError, AttributeError, KeyError) as exc:
         # ruamel's constructors raise these for values its resolver accepted, e.g. 2024-13-45
         raise InputError(
@@ -199,15 +181,34 @@ def load_text(text: str, source: str) -> Any:
         ) from exc
 
 
-def read_source(path: Path, label: str) -> str:
-    """A YAML file's text (bounded), or an InputError naming it."""
+def _syntax_error(exc: YAMLError, text: str, source: str) -> InputError:
+    """Ruamel's error as one line naming the line, without its multi-line excerpt."""
+    if isinstance(exc, MarkedYAMLError):
+        mark = exc.problem_mark or exc.context_mark
+        line = f"line {mark.line + 1}" if mark is not None else "(document)"
+        problem = exc.problem or exc.context or "syntax error"
+        return InputError(source, line, f"not valid YAML: {problem}", "fix the syntax at that line")
+    if isinstance(exc, ReaderError):  # a character YAML does not allow (a control character)
+        line = text.count("\n", 0, exc.position) + 1 if isinstance(exc.position, int) else 0
+        character = exc.character if isinstance(exc.character, int) else 0
+        return InputError(
+            source,
+            f"line {line}" if line else "(document)",
+            f"not valid YAML: character U+{character:04X} is not allowed ({exc.reason})",
+            "remove the character, or write it as an escape in a double-quoted string",
+        )
+    return InputError(source, "(document)", f"not valid YAML: {exc}", "fix the YAML syntax")
+
+
+def read_source(path: Path, label: str, root: Path | None = None) -> str:
+    """A YAML file's text (bounded; inside ``root`` if given), or an InputError naming it."""
     try:
-        return limits.read_bounded(path, label)
+        return limits.read_bounded(path, label, root=root)
     except FileNotFoundError as exc:
         raise InputError(label, "", "file not found", "run `mlstack init` first") from exc
 
 
-def load_file(path: Path, source: str | None = None) -> Any:
+def load_file(path: Path, source: str | None = None, root: Path | None = None) -> Any:
     """Read and parse a YAML file into plain data (comments dropped; parse results cached).
 
     A cached result is exactly what a fresh parse returns: only documents made of JSON's own
@@ -216,16 +217,16 @@ def load_file(path: Path, source: str | None = None) -> Any:
     from mlstack.spec import cache
 
     label = source or str(path)
-    text = read_source(path, label)
+    text = read_source(path, label, root)
     return cache.remembered(
         "yaml", cache.key("yaml", limits.stamp(), text), lambda: to_plain(load_text(text, label))
     )
 
 
-def load_document(path: Path, source: str | None = None) -> Any:
+def load_document(path: Path, source: str | None = None, root: Path | None = None) -> Any:
     """Read and parse a YAML file keeping comments and layout, for editing it in place."""
     label = source or str(path)
-    return load_text(read_source(path, label), label)
+    return load_text(read_source(path, label, root), label)
 
 
 def dump(data: Any, header: str = "") -> str:
