@@ -9,7 +9,9 @@ Docker: catalog, spec, compose model, every planned file, published ports, URLs.
 The only acceptable outcomes are ``ok`` and an MlstackError (an InputError naming its file
 and problem, exit 2). Anything else is a crash: a bug. Usage:
 
-    python bench/fuzz.py [--cases 20000] [--seed 1]
+    python bench/fuzz.py [--cases 20000] [--seed 1] [--judge N]
+
+``--judge N`` needs Docker's Compose (``docker compose config`` reads files only, no engine).
 """
 
 from __future__ import annotations
@@ -368,11 +370,23 @@ def fresh_outcome(root: Path, edit: bool = False) -> tuple[str, str]:
         del os.environ["MLSTACK_NO_CACHE"]
 
 
-def fuzz(cases: int, seed: int, root: Path, recheck_every: int = 10) -> Counter:
+def judged(root: Path) -> str:
+    """``docker compose config`` on what render would write (``mlstack validate``)."""
+    from mlstack.run.validate import validate_project
+
+    try:
+        validate_project(root)
+    except InputError as exc:
+        return f"ok, but compose refuses: {exc.problem[:160]}"
+    return "ok, compose agrees"
+
+
+def fuzz(cases: int, seed: int, root: Path, recheck_every: int = 10, judge: int = 0) -> Counter:
     """Run ``cases`` mutated projects; the count of each outcome (crashes keep their text).
 
     Every ``recheck_every``-th case runs again without the cache (``cache`` counts a verdict
-    that differs from the cached one: a bug too).
+    that differs from the cached one: a bug too). The first ``judge`` accepted cases are also
+    given to ``docker compose config``: how often mlstack accepts what Compose refuses.
     """
     rng = random.Random(seed)
     docs = base_documents()
@@ -384,6 +398,8 @@ def fuzz(cases: int, seed: int, root: Path, recheck_every: int = 10) -> Counter:
         edit = kind == "spec" and rng.random() < 0.5
         result, message = outcome(root, edit)
         counts[result] += 1
+        if result == "ok" and judge > sum(v for k, v in counts.items() if k.startswith("ok,")):
+            counts[judged(root)] += 1
         if recheck_every and i % recheck_every == 0 and not result.startswith("CRASH"):
             again = fresh_outcome(root, edit)
             if again != (result, message) and "secret" not in message:
@@ -395,11 +411,18 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cases", type=int, default=20_000)
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument(
+        "--judge",
+        type=int,
+        default=0,
+        metavar="N",
+        help="also run `docker compose config` on the first N accepted cases",
+    )
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="mlstack-fuzz-"))
     start = time.perf_counter()
     try:
-        counts = fuzz(args.cases, args.seed, work / "project")
+        counts = fuzz(args.cases, args.seed, work / "project", judge=args.judge)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     seconds = time.perf_counter() - start

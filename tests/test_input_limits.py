@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime
 import json
 import os
+import subprocess
 import time
 import warnings
 from pathlib import Path
@@ -23,6 +24,7 @@ from mlstack.render.published import published_ports
 from mlstack.run.masking import mask, secret_values
 from mlstack.spec import cache, limits
 from mlstack.spec.catalog import fragment_from_data, load_catalog, load_rules
+from mlstack.spec.interpolation import interpolation_problem
 from mlstack.spec.placeholders import IMAGE_PLACEHOLDERS, check_placeholders, fill
 from mlstack.spec.schema import validate
 from mlstack.spec.stack_spec import spec_from_document
@@ -317,6 +319,27 @@ def fragment_error(name: str = "api", **change: Any) -> InputError:
         ({"service": {"volumes": {"a": 1}}}, "service.volumes", "not of type 'array'"),
         ({"prod": {"deploy": "x"}}, "prod.deploy", "not of type"),
         ({"service": {"image": "evil"}}, "service.image", "mlstack sets this key itself"),
+        (
+            {"service": {"healthcheck": {"test": ["python", "-c", "1"]}}},
+            "service.healthcheck.test",
+            "a list starting with CMD",
+        ),
+        (
+            {"service": {"healthcheck": {"retries": "3"}}},
+            "service.healthcheck.retries",
+            "a whole number",
+        ),
+        (
+            {"dev": {"healthcheck": {"interval": "2 s"}}},
+            "dev.healthcheck.interval",
+            "a duration such as",
+        ),
+        (
+            {"service": {"environment": {"URL": "${HOST:=localhost}"}}},
+            "service.environment.URL",
+            "${HOST:=localhost} is not a variable",
+        ),
+        ({"provides": {"URL": "http://${HOST"}}, "provides.URL", "${ without its }"),
     ],
 )
 def test_fragment_values_that_would_render_invalid_compose_are_refused(
@@ -352,6 +375,40 @@ def test_a_bad_host_port_in_env_names_the_variable(tmp_path: Path, value: str) -
     with pytest.raises(InputError) as caught:
         published_ports(tmp_path, spec, CATALOG, "dev")
     assert (caught.value.file, caught.value.field) == (".env", "API_HOST_PORT")
+
+
+INTERPOLATION = {  # what Compose 2.x makes of each (checked against it below)
+    "plain": True,
+    "$${ESCAPED}": True,
+    "$NAME and ${NAME}": True,
+    "${A:-${B:-b}}": True,
+    "${A:?must be set}": True,
+    "${A-{x}}": True,
+    "cost $5, a $ b, x$": True,
+    "${A:=x}": False,
+    "${A": False,
+    "${}": False,
+    "${1A}": False,
+    "${A{B}": False,
+}
+
+
+@pytest.mark.parametrize(("text", "valid"), list(INTERPOLATION.items()))
+def test_interpolation_is_read_the_way_compose_reads_it(
+    tmp_path: Path, require: Any, text: str, valid: bool
+) -> None:
+    assert (interpolation_problem(text) is None) is valid
+    require("docker compose")
+    compose = tmp_path / "compose.yaml"
+    compose.write_text(json.dumps({"services": {"s": {"image": "x", "environment": {"X": text}}}}))
+    done = subprocess.run(
+        ["docker", "compose", "-f", str(compose), "config", "--quiet"],
+        capture_output=True,
+        text=True,
+        check=False,
+        env={**os.environ, "A": "a", "B": "b", "NAME": "n"},
+    )
+    assert (done.returncode == 0) is valid, done.stderr
 
 
 # --- masking -----------------------------------------------------------------------------------

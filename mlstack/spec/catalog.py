@@ -8,6 +8,7 @@ from typing import Any
 
 from mlstack.errors import InputError
 from mlstack.resources import data_dir
+from mlstack.spec.interpolation import check_interpolation
 from mlstack.spec.limits import MAX_USER_FRAGMENTS
 from mlstack.spec.placeholders import IMAGE_PLACEHOLDERS, URL_PLACEHOLDERS, check_placeholders
 from mlstack.spec.schema import validate
@@ -70,6 +71,8 @@ def fragment_from_data(data: dict[str, Any], source: str) -> Fragment:
         check_placeholders(ref, IMAGE_PLACEHOLDERS, source, f"images.{slot}")
     if "url" in data:
         check_placeholders(data["url"], URL_PLACEHOLDERS, source, "url")
+    for key in ("service", "dev", "prod", "with", "provides"):
+        check_interpolation(data.get(key), source, key)
     stem = Path(source).stem
     if data["name"] != stem:
         raise InputError(
