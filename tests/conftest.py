@@ -14,15 +14,23 @@ from __future__ import annotations
 import os
 import shutil
 import sys
+import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-import pytest
-from click.testing import Result
-from helpers import compose_cli_works, skip_or_fail
-from typer.testing import CliRunner
+# Before anything imports mlstack: test modules load the catalog at import (collection) time,
+# and that must not write into the real ~/.cache. One fresh cache for the whole session,
+# inherited by every subprocess the tests start.
+SESSION_CACHE = Path(tempfile.mkdtemp(prefix="mlstack-test-cache-"))
+os.environ["XDG_CACHE_HOME"] = str(SESSION_CACHE)
+os.environ.pop("MLSTACK_NO_CACHE", None)
 
-from mlstack.cli import app
+import pytest  # noqa: E402
+from click.testing import Result  # noqa: E402
+from helpers import compose_cli_works, skip_or_fail  # noqa: E402
+from typer.testing import CliRunner  # noqa: E402
+
+from mlstack.cli import app  # noqa: E402
 
 RUNNER = CliRunner()
 VENV_BIN = Path(sys.executable).parent  # the judges' binaries live beside the interpreter
@@ -120,13 +128,13 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 
 @pytest.fixture(scope="session", autouse=True)
-def isolated_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    """mlstack caches parse/validation results under $XDG_CACHE_HOME: one fresh cache a session."""
-    cache = tmp_path_factory.mktemp("xdg-cache")
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("XDG_CACHE_HOME", str(cache))
-        patch.delenv("MLSTACK_NO_CACHE", raising=False)
-        yield cache
+def isolated_cache() -> Iterator[Path]:
+    """mlstack caches parse/validation results under $XDG_CACHE_HOME: one fresh cache a session.
+
+    Set when this file is imported (above), removed when the session ends.
+    """
+    yield SESSION_CACHE
+    shutil.rmtree(SESSION_CACHE, ignore_errors=True)
 
 
 @pytest.fixture(scope="module")

@@ -8,6 +8,8 @@ from typing import Any
 import pytest
 from ruamel.yaml import YAML
 
+from mlstack.render.envfile import parse_env
+
 pytestmark = pytest.mark.usefixtures("cpu_only_host")
 
 ALL = ("api", "jupyter", "mlflow", "postgres", "qdrant", "redis", "trainer")
@@ -274,18 +276,39 @@ def test_validate_reports_a_bad_spec(tmp_path: Path, make_stack: Any, cli: Any) 
 
 
 @pytest.mark.judge  # runs `docker compose config` (where it is installed)
-def test_validate_names_the_files_compose_rejects(
+def test_validate_judges_what_render_would_write_not_stale_files(
     tmp_path: Path, make_stack: Any, cli: Any, require: Any
 ) -> None:
+    """Was: validate ran compose on the files on disk, so a stale or hand-broken file decided."""
     require("docker compose")
     root = make_stack(tmp_path, "--with", "api,redis")
     prod = root / "compose.prod.yaml"
     prod.write_text(prod.read_text().replace("restart: unless-stopped", "restartt: x", 1))
     result = cli("-C", root, "validate")
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert "drift: conflict (edited) compose.prod.yaml (run `mlstack render`)" in lines
+    assert "docker compose config (base+prod): ok" in lines
+
+
+@pytest.mark.judge
+def test_validate_names_the_files_compose_rejects_and_masks_secrets(
+    tmp_path: Path, make_stack: Any, cli: Any, require: Any
+) -> None:
+    """Compose echoes the bad value; a .env value never reaches the terminal."""
+    require("docker compose")
+    root = make_stack(tmp_path, "--with", "api,redis")
+    secret = "s3cret-Value-9x"
+    env = root / ".env"
+    env.write_text(env.read_text() + f"API_HOST_PORT={secret}\n")
+    result = cli("-C", root, "validate")
     assert result.exit_code == 2, result.output
-    assert "error: compose.yaml + compose.prod.yaml: docker compose config:" in result.output
-    assert "'restartt' not allowed" in result.output
+    assert "error: compose.yaml + compose.override.yaml: docker compose config" in result.output
+    assert "***" in result.output
+    assert secret not in result.output
     assert "fix:" in result.output
+    redis_password = parse_env(env.read_text())["REDIS_PASSWORD"]
+    assert redis_password not in result.output
 
 
 def test_gpu_services_with_a_per_service_choice_leave_the_others_without(

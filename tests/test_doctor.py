@@ -33,6 +33,7 @@ IDS = [
     "ports",
     "disk",
     "files",
+    "allow",
 ]
 
 

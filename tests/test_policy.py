@@ -151,7 +151,7 @@ HOSTILE: list[tuple[str, dict[str, Any], str, dict[str, Any]]] = [
 # Root is refused only where it reaches prod (every layer but `dev`).
 ROOT = [
     ("user-root", {"user": "root"}, "user", {"user": "root"}),
-    ("user-0", {"user": 0}, "user", {"user": 0}),
+    ("user-0", {"user": "0"}, "user", {"user": "0"}),  # compose-spec: user is a string
     ("user-0-group", {"user": "0:0"}, "user", {"user": "0:0"}),
     ("user-00", {"user": "00"}, "user", {"user": "00"}),
     ("user-interpolated", {"user": "${U}"}, "user", {"user": "${U}"}),

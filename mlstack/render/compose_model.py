@@ -12,7 +12,8 @@ from typing import Any
 
 from mlstack.render.hardening import harden
 from mlstack.spec.catalog import Catalog, Fragment, Rules
-from mlstack.spec.stack_spec import StackSpec, size_in_bytes
+from mlstack.spec.placeholders import fill
+from mlstack.spec.stack_spec import SIZE, StackSpec, size_in_bytes
 
 NETWORK = "backend"
 CA_SECRET = "pip_ca"
@@ -59,7 +60,7 @@ def image_defaults(spec: StackSpec, catalog: Catalog) -> dict[str, str]:
         "cuda_major": spec.cuda.split(".")[0],
     }
     frags = [*catalog.values(), *(catalog[name] for name in spec.components)]
-    return {slot: ref.format(**values) for frag in frags for slot, ref in frag.images.items()}
+    return {slot: fill(ref, values) for frag in frags for slot, ref in frag.images.items()}
 
 
 def image_ref(spec: StackSpec, catalog: Catalog, slot: str) -> str:
@@ -94,12 +95,26 @@ def build_compose(spec: StackSpec, catalog: Catalog, dev: Rules, prod: Rules) ->
 
 
 def _room_for_shm(service: dict[str, Any], shm_size: str) -> None:
-    """/dev/shm is tmpfs and counts against the memory limit: keep the limit above it."""
-    limits = service.get("deploy", {}).get("resources", {}).get("limits", {})
-    if "memory" in limits:
-        wanted = size_in_bytes(shm_size) + 4 * 1024**3
-        if size_in_bytes(str(limits["memory"])) < wanted:
-            limits["memory"] = f"{wanted // 1024**2}m"
+    """/dev/shm is tmpfs and counts against the memory limit: keep the limit above it.
+
+    A limit mlstack cannot read (``${MEMORY}``, ``4GiB``) is left to Compose.
+    """
+    limits: Any = service
+    for key in ("deploy", "resources", "limits"):
+        limits = limits.get(key) if isinstance(limits, dict) else None
+    if not isinstance(limits, dict) or not SIZE.match(str(limits.get("memory", "")).lower()):
+        return
+    wanted = size_in_bytes(shm_size) + 4 * 1024**3
+    if size_in_bytes(str(limits["memory"])) < wanted:
+        limits["memory"] = f"{wanted // 1024**2}m"
+
+
+def _environment_mapping(env: Any) -> dict[str, Any]:
+    """A service's environment as a mapping (Compose also takes a list of ``KEY=VALUE``)."""
+    if isinstance(env, list):
+        pairs = (str(item).partition("=") for item in env)
+        return {key: (value if sep else None) for key, sep, value in pairs}
+    return dict(env or {})
 
 
 def _base_service(frag: Fragment, spec: StackSpec, catalog: Catalog) -> dict[str, Any]:
@@ -112,7 +127,10 @@ def _base_service(frag: Fragment, spec: StackSpec, catalog: Catalog) -> dict[str
         body = overlay(body, frag.with_.get(name, {}).get("service", {}))
     body = overlay(body, spec.compose.get(frag.name, {}))  # services.<name>.compose
     service.update(copy.deepcopy(body))
-    env = {**service.get("environment", {}), **_environment(frag, spec, catalog, present)}
+    env = {
+        **_environment_mapping(service.get("environment")),
+        **_environment(frag, spec, catalog, present),
+    }
     if env:
         service["environment"] = env
     if spec.uses_gpu(frag.name):
@@ -122,7 +140,7 @@ def _base_service(frag: Fragment, spec: StackSpec, catalog: Catalog) -> dict[str
         service["shm_size"] = spec.shm_size
     mounts = [f"{vol}:{path}" for vol, path in frag.volumes.items()]
     if mounts or "volumes" in service:
-        service["volumes"] = mounts + service.get("volumes", [])
+        service["volumes"] = mounts + (service.get("volumes") or [])
     depends = {n: dict(HEALTHY) for n in present if not catalog[n].is_job}
     if depends:
         service["depends_on"] = depends

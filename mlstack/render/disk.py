@@ -12,10 +12,10 @@ import itertools
 import os
 from pathlib import Path
 
-from mlstack import contain
 from mlstack.errors import ConflictError, WriteError
 from mlstack.render.journal import JOURNAL, TMP, Op, commit, crash_point, remove_tmp
 from mlstack.render.plan import STATE, Action, Step, digest
+from mlstack.spec import contain
 
 
 def snapshot(root: Path, paths: list[str]) -> tuple[dict[str, str | None], dict[str, int]]:

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import secrets as random_secrets
+from pathlib import Path
 
+from mlstack.layout import ENV_FILE
 from mlstack.render.compose_model import port_variable
 from mlstack.spec.catalog import Catalog
+from mlstack.spec.limits import read_bounded
 from mlstack.spec.stack_spec import StackSpec
 
 ENV_HEADER = (
@@ -18,6 +21,14 @@ ENV_HEADER = (
 def secret_names(spec: StackSpec, catalog: Catalog) -> list[str]:
     """The secrets the stack's components declare, in stack order."""
     return [name for c in spec.components for name in catalog[c].secrets]
+
+
+def read_env(root: Path) -> str | None:
+    """The project's ``.env`` text (bounded like every input file), or None when there is none."""
+    try:
+        return read_bounded(root / ENV_FILE, ENV_FILE, root=root)
+    except FileNotFoundError:
+        return None
 
 
 def parse_env(text: str) -> dict[str, str]:

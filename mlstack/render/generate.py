@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from mlstack import contain
 from mlstack.errors import BusyError, InputError
 from mlstack.layout import ENV_FILE, MANIFEST, SPEC_FILE
 from mlstack.render.compose_model import ComposeModel, build_compose
@@ -25,9 +24,11 @@ from mlstack.render.lock import project_lock
 from mlstack.render.manifest import MAX_BYTES, parse_record, with_manifest
 from mlstack.render.plan import SCAFFOLD, STATE, Action, PlannedFile, Step, plan
 from mlstack.render.stack_files import stack_files
+from mlstack.spec import contain
 from mlstack.spec.answers import INIT_SOURCE, Answers, index_credentials, spec_document
 from mlstack.spec.catalog import USER_STACKS, Catalog, load_catalog, load_rules
-from mlstack.spec.stack_spec import StackSpec, spec_from_document
+from mlstack.spec.schema import validate
+from mlstack.spec.stack_spec import FIX, StackSpec, spec_from_document
 from mlstack.spec.yamlio import dump, dump_document, load_document, load_file
 
 SPEC_HEADER = (
@@ -223,8 +224,8 @@ def _load_catalog(root: Path) -> Catalog:
     return load_catalog(root)
 
 
-def _load_doc(root: Path, loader: Callable[[Path, str], Any]) -> Any:
-    doc = loader(contain.checked(root, SPEC_FILE), SPEC_FILE)
+def _load_doc(root: Path, loader: Callable[..., Any]) -> Any:
+    doc = loader(contain.checked(root, SPEC_FILE), SPEC_FILE, root=root)
     if not isinstance(doc, dict) or not isinstance(doc.get("components"), list):
         raise InputError(
             SPEC_FILE,
@@ -232,6 +233,7 @@ def _load_doc(root: Path, loader: Callable[[Path, str], Any]) -> Any:
             "missing: a list of components is required",
             "e.g. components: [api, redis]; see `mlstack components`",
         )
+    validate(doc, "spec", SPEC_FILE, FIX)  # before `add`/`remove` edit it: the shapes are known
     return doc
 
 

@@ -26,11 +26,11 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from mlstack import contain
 from mlstack.errors import InputError, WriteError
 from mlstack.layout import MANIFEST, STATE_DIR
 from mlstack.render.manifest import check_schema, generated_paths
 from mlstack.render.plan import digest
+from mlstack.spec import contain
 
 TMP = f"{STATE_DIR}/tmp"
 JOURNAL = f"{TMP}/journal.json"

@@ -19,9 +19,9 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
-from mlstack import contain
 from mlstack.errors import BusyError, InputError, WriteError
 from mlstack.layout import STATE_DIR
+from mlstack.spec import contain
 
 LOCK = f"{STATE_DIR}/lock"
 OWNER = f"{STATE_DIR}/lock.owner"

@@ -6,10 +6,11 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from mlstack import contain
+from mlstack.errors import InputError
 from mlstack.layout import ENV_FILE
 from mlstack.render.compose_model import port_variable
 from mlstack.render.envfile import parse_env
+from mlstack.spec import contain
 from mlstack.spec.catalog import Catalog, load_rules
 from mlstack.spec.stack_spec import StackSpec
 
@@ -43,6 +44,20 @@ def published_ports(root: Path, spec: StackSpec, catalog: Catalog, profile: str)
     for name in long_running(spec, catalog):
         frag = catalog[name]
         if frag.port and (rules.publish_address or frag.publish_in_prod):
-            port = int(env.get(port_variable(name)) or spec.ports[name])
-            out.append(Published(name, rules.publish_address, port))
+            port = _host_port(env.get(port_variable(name)), port_variable(name))
+            out.append(Published(name, rules.publish_address, port or spec.ports[name]))
     return out
+
+
+def _host_port(value: str | None, variable: str) -> int | None:
+    """A ``*_HOST_PORT`` from .env or the shell: a port, or None when unset."""
+    if not value:
+        return None
+    if not (len(value) <= 5 and value.isascii() and value.isdigit() and 1 <= int(value) <= 65535):
+        raise InputError(
+            ENV_FILE,
+            variable,
+            f"expected a host port from 1 to 65535, got {value[:40]!r}",
+            f"fix or delete the {variable} line in .env (or unset it in your shell)",
+        )
+    return int(value)

@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -16,9 +16,11 @@ from python_on_whales import DockerClient
 from python_on_whales.exceptions import DockerException
 from python_on_whales.utils import run
 
-from mlstack.errors import EngineError
+from mlstack.errors import EngineError, MlstackError
 from mlstack.layout import Profile
 from mlstack.machine.docker_info import EngineInfo, parse_compose_version, parse_docker_info
+from mlstack.render.envfile import parse_env, read_env
+from mlstack.run.masking import mask, secret_values
 from mlstack.run.records import ServiceState
 
 INSTALL_ENGINE = (
@@ -49,23 +51,42 @@ def docker_words(exc: DockerException) -> str:
 
 
 class Engine:
-    """A Docker engine and the compose project of one stack directory and profile."""
+    """A Docker engine and the compose project of one stack directory and profile.
 
-    def __init__(self, root: Path, profile: Profile = Profile.DEV) -> None:
+    Every text it passes on from Docker (errors, logs) is masked: no value of the stack's
+    ``.env``, nor of ``secrets`` (say, the ones a render is about to write), is repeated.
+    """
+
+    def __init__(
+        self, root: Path, profile: Profile = Profile.DEV, secrets: Iterable[str] = ()
+    ) -> None:
         if shutil.which("docker") is None:
             raise EngineError("the docker command is not installed", INSTALL_ENGINE)
         self.root = root
         self.profile = Profile(profile)
+        self.extra_secrets = tuple(secrets)
         self.docker = DockerClient(
             compose_files=[root / f for f in self.profile.compose_files],
             compose_project_directory=root,
         )
 
+    def masked(self, text: str) -> str:
+        """``text`` without any secret of this stack (read now: ``.env`` may have just changed)."""
+        try:
+            env = parse_env(read_env(self.root) or "")
+        except MlstackError:  # an unreadable .env: its values cannot be echoed either
+            env = {}
+        return mask(text, [*secret_values(env), *self.extra_secrets])
+
+    def _failed(self, what: str, exc: DockerException, fix: str) -> EngineError:
+        """The one place an error record is made of Docker's words: masked here."""
+        return EngineError(self.masked(f"{what}: {docker_words(exc)}"), fix)
+
     def _run(self, *args: str, what: str, fix: str, env: Mapping[str, str] | None = None) -> str:
         try:
             return run([*self.docker.client_config.docker_cmd, *args], env=dict(env or {}))
         except DockerException as exc:
-            raise EngineError(f"{what}: {docker_words(exc)}", fix) from exc
+            raise self._failed(what, exc, fix) from exc
 
     def info(self) -> EngineInfo:
         """The engine's facts; an EngineError that says how to start it when it is down."""
@@ -137,6 +158,25 @@ class Engine:
             env={k: v for k, v in secrets.items() if k not in os.environ},
         )
 
+    def judge(self, files: list[Path], env_file: Path) -> None:
+        """``docker compose config --quiet`` on files written elsewhere, as if in this project.
+
+        Relative paths resolve against the project; ``env_file`` replaces its ``.env``.
+        """
+        args = [a for f in files for a in ("-f", str(f))]
+        self._run(
+            "compose",
+            "--project-directory",
+            str(self.root),
+            "--env-file",
+            str(env_file),
+            *args,
+            "config",
+            "--quiet",
+            what="rejected",
+            fix="",
+        )
+
     def config(self) -> dict[str, Any]:
         """The resolved model (interpolated with .env), as compose itself sees it."""
         out = self.compose(
@@ -153,8 +193,8 @@ class Engine:
         try:
             self.docker.compose.up(services or None, detach=True, build=build, quiet=True)
         except DockerException as exc:
-            raise EngineError(
-                f"docker compose up failed: {docker_words(exc)}", "see the service report below"
+            raise self._failed(
+                "docker compose up failed", exc, "see the service report below"
             ) from exc
 
     def states(self) -> dict[str, ServiceState]:
@@ -167,9 +207,10 @@ class Engine:
     def logs(self, service: str, tail: int = 30) -> str:
         """The last lines a service printed."""
         try:
-            return self.docker.compose.logs(service, tail=str(tail), no_log_prefix=True)
+            text = self.docker.compose.logs(service, tail=str(tail), no_log_prefix=True)
         except DockerException as exc:
-            return f"(no logs: {docker_words(exc)})"
+            text = f"(no logs: {docker_words(exc)})"
+        return self.masked(text)
 
     def oom_killed(self, container: str) -> bool:
         """Whether the kernel killed the container for memory."""
@@ -183,9 +224,7 @@ class Engine:
         try:
             self.docker.compose.down(volumes=volumes, remove_orphans=True, quiet=True)
         except DockerException as exc:
-            raise EngineError(
-                f"docker compose down failed: {docker_words(exc)}", START_ENGINE
-            ) from exc
+            raise self._failed("docker compose down failed", exc, START_ENGINE) from exc
 
     def follow_logs(self, service: str | None, follow: bool) -> Iterator[str]:
         """The logs, line by line as compose prints them (python-on-whales streams them)."""
@@ -193,9 +232,7 @@ class Engine:
             for _, line in self.docker.compose.logs(service or [], follow=follow, stream=True):
                 yield line.decode(errors="replace")
         except DockerException as exc:
-            raise EngineError(
-                f"docker compose logs failed: {docker_words(exc)}", START_ENGINE
-            ) from exc
+            raise self._failed("docker compose logs failed", exc, START_ENGINE) from exc
 
     def container_on_port(self, port: int) -> str | None:
         """The running container publishing ``port`` (and its compose project), if any."""

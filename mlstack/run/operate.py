@@ -12,7 +12,6 @@ from concurrent.futures import Future
 from dataclasses import replace
 from pathlib import Path
 
-from mlstack import contain
 from mlstack.errors import EngineError, InputError, UnhealthyError
 from mlstack.layout import ENV_FILE, Profile
 from mlstack.render.envfile import build_secret_values, parse_env
@@ -26,7 +25,9 @@ from mlstack.run.hints import hints_for
 from mlstack.run.preflight import Stack, images_to_get, preflight
 from mlstack.run.probes import Probe
 from mlstack.run.records import ServiceReport
+from mlstack.spec import contain
 from mlstack.spec.catalog import load_catalog
+from mlstack.spec.placeholders import fill
 from mlstack.spec.stack_spec import StackSpec, load_spec
 
 
@@ -61,7 +62,7 @@ def probes_and_urls(stack: Stack) -> tuple[dict[str, Probe], dict[str, str]]:
         secret = secrets.get("REDIS_PASSWORD", "") if kind == "redis" else ""
         probes[item.service] = Probe(kind, host, item.port, frag.probe.get("path", ""), secret)
         if frag.url:
-            urls[item.service] = frag.url.format(port=item.port)
+            urls[item.service] = fill(frag.url, {"port": item.port})
     return probes, urls
 
 

@@ -1,13 +1,23 @@
-"""``mlstack validate``: the schemas, then Compose's own judgement of base, dev and prod."""
+"""``mlstack validate``: the schemas, then Compose's own judgement of base, dev and prod.
+
+Compose judges what a render would write now, not the files on disk (which may be stale or
+edited): the planned compose files and ``.env`` go to a private temporary directory (0700,
+removed on exit, Ctrl-C included) and ``docker compose config`` reads them as if they were
+the project's. Anything Compose says back is masked (:mod:`mlstack.run.masking`).
+"""
 
 from __future__ import annotations
 
+import os
 import shutil
+import tempfile
 from pathlib import Path
 
 from mlstack.errors import EngineError, InputError
-from mlstack.layout import BASE, DEV, PROD
-from mlstack.render.generate import render_project
+from mlstack.layout import BASE, DEV, ENV_FILE, PROD
+from mlstack.render.envfile import parse_env
+from mlstack.render.generate import Result, render_project
+from mlstack.render.plan import Action
 from mlstack.spec.catalog import load_catalog
 
 COMBINATIONS = {"base": (BASE,), "base+dev": (BASE, DEV), "base+prod": (BASE, PROD)}
@@ -31,21 +41,45 @@ def validate_project(root: Path) -> list[str]:
         return [*lines, "docker compose config: skipped, the docker CLI is not installed"]
     from mlstack.run.engine import Engine
 
-    engine = Engine(root)
+    planned = planned_files(result)
+    engine = Engine(root, secrets=parse_env(planned.get(ENV_FILE, "")).values())
     try:
         engine.compose_version()
     except EngineError:
         return [*lines, "docker compose config: skipped, Compose v2 is not installed"]
-    for label, files in COMBINATIONS.items():
-        try:
-            engine.compose_files(files, "config", "--quiet", what="rejected", fix="")
-        except EngineError as exc:
-            reason = exc.message.removeprefix("rejected: ")
-            raise InputError(
-                " + ".join(files),
-                "",
-                f"docker compose config: {reason}",
-                "fix the file it names, or regenerate it: `mlstack render --force`",
-            ) from exc
-        lines.append(f"docker compose config ({label}): ok")
+    return lines + judge_planned(engine, planned)
+
+
+def planned_files(result: Result) -> dict[str, str]:
+    """The content a render would leave in each file (deleted files left out)."""
+    return {s.file.path: s.file.content for s in result.steps if s.action is not Action.DELETE}
+
+
+def judge_planned(engine: object, planned: dict[str, str]) -> list[str]:
+    """``docker compose config`` on each combination of the planned compose files."""
+    lines = []
+    with tempfile.TemporaryDirectory(prefix="mlstack-validate-") as temp:
+        where = Path(temp)
+        for name in (BASE, DEV, PROD, ENV_FILE):
+            _write_private(where / name, planned.get(name, ""))
+        for label, files in COMBINATIONS.items():
+            try:
+                engine.judge([where / f for f in files], where / ENV_FILE)  # type: ignore[attr-defined]
+            except EngineError as exc:
+                reason = exc.message.removeprefix("rejected: ").replace(f"{where}{os.sep}", "")
+                raise InputError(
+                    " + ".join(files),
+                    "",
+                    f"docker compose config (as `mlstack render` would write it): {reason}",
+                    "fix mlstack.yaml or the fragment that gives this value, "
+                    "or the .env line it names",
+                ) from exc
+            lines.append(f"docker compose config ({label}): ok")
     return lines
+
+
+def _write_private(path: Path, text: str) -> None:
+    """A file only this user can read: one of them holds every secret."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        handle.write(text)

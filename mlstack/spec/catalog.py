@@ -8,6 +8,9 @@ from typing import Any
 
 from mlstack.errors import InputError
 from mlstack.resources import data_dir
+from mlstack.spec.interpolation import check_interpolation
+from mlstack.spec.limits import MAX_USER_FRAGMENTS
+from mlstack.spec.placeholders import IMAGE_PLACEHOLDERS, URL_PLACEHOLDERS, check_placeholders
 from mlstack.spec.schema import validate
 from mlstack.spec.yamlio import load_file, to_plain
 
@@ -69,6 +72,12 @@ def fragment_from_data(data: dict[str, Any], source: str) -> Fragment:
     """Validate one parsed fragment and build its record."""
     validate(data, "fragment", source, "see the fragment format in README.md (Fragments)")
     data = to_plain(data)
+    for slot, ref in data.get("images", {}).items():
+        check_placeholders(ref, IMAGE_PLACEHOLDERS, source, f"images.{slot}")
+    if "url" in data:
+        check_placeholders(data["url"], URL_PLACEHOLDERS, source, "url")
+    for key in ("service", "dev", "prod", "with", "provides"):
+        check_interpolation(data.get(key), source, key)
     stem = Path(source).stem
     if data["name"] != stem:
         raise InputError(
@@ -90,24 +99,37 @@ def fragment_from_data(data: dict[str, Any], source: str) -> Fragment:
 
 def load_catalog(project_dir: Path | None = None) -> Catalog:
     """The shipped fragments plus the user's ``stacks/`` next to mlstack.yaml (which win)."""
-    dirs = [data_dir("stacks")]
-    if project_dir is not None and (project_dir / USER_STACKS).is_dir():
-        dirs.append(project_dir / USER_STACKS)
     catalog: Catalog = {}
-    for directory in dirs:
-        for path in sorted(directory.glob("*.yaml")):
-            label = str(path) if directory == dirs[0] else f"{USER_STACKS}/{path.name}"
-            data = load_file(path, label)
-            if not isinstance(data, dict):
-                raise InputError(
-                    label,
-                    "",
-                    "a fragment must be a YAML mapping",
-                    "start from a shipped fragment, e.g. `mlstack components`",
-                )
-            catalog[path.stem] = fragment_from_data(data, label)
+    for path, label, root in _fragment_files(project_dir):
+        data = load_file(path, label, root=root)
+        if not isinstance(data, dict):
+            raise InputError(
+                label,
+                "",
+                "a fragment must be a YAML mapping",
+                "start from a shipped fragment, e.g. `mlstack components`",
+            )
+        catalog[path.stem] = fragment_from_data(data, label)
     check_references(catalog)
     return catalog
+
+
+def _fragment_files(project_dir: Path | None) -> list[tuple[Path, str, Path | None]]:
+    """(path, label, project) of every fragment: shipped first, then the user's (bounded)."""
+    files: list[tuple[Path, str, Path | None]] = [
+        (path, str(path), None) for path in sorted(data_dir("stacks").glob("*.yaml"))
+    ]
+    if project_dir is None or not (project_dir / USER_STACKS).is_dir():
+        return files
+    user = sorted((project_dir / USER_STACKS).glob("*.yaml"))
+    if len(user) > MAX_USER_FRAGMENTS:
+        raise InputError(
+            USER_STACKS,
+            "",
+            f"holds {len(user)} fragments; mlstack reads at most {MAX_USER_FRAGMENTS}",
+            "keep the fragments this stack uses",
+        )
+    return files + [(path, f"{USER_STACKS}/{path.name}", project_dir) for path in user]
 
 
 def check_references(catalog: Catalog) -> None:

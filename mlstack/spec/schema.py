@@ -2,11 +2,24 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
+from functools import cache as memoize
 from typing import Any
 
 from mlstack.errors import InputError
 from mlstack.resources import schema
+
+MAX_SHOWN = 120  # characters of a value quoted in a message
+TYPE_NAMES = {
+    "object": "a mapping",
+    "array": "a list",
+    "string": "a string",
+    "integer": "an integer",
+}
+BASE_URI = "https://mlstack.dev/schemas/"
+# schemas a schema refers to: fragments' service sections are compose services
+REFERENCED = {"fragment": {"compose_spec.json": "compose-spec"}}
 
 
 def field_path(path: Any) -> str:
@@ -17,35 +30,105 @@ def field_path(path: Any) -> str:
     return out or "(top level)"
 
 
+def shown(value: Any) -> str:
+    """``repr(value)``, cut short: a message quotes a value, it does not dump a document."""
+    text = repr(value)
+    return text if len(text) <= MAX_SHOWN else f"{text[: MAX_SHOWN - 3]}..."
+
+
 def validate(data: Any, schema_name: str, source: str, fix: str) -> None:
     """Raise an InputError for the most specific schema violation, if any.
 
-    A document already found valid (same bytes, same schema) is not checked again.
+    The document validated is its plain form (what the rest of mlstack reads). A document
+    found valid before (the same document, types included, and the same schema) is not
+    checked again; one with anything but JSON's own types (a YAML date) is always checked.
     """
     from mlstack.spec import cache
+    from mlstack.spec.yamlio import to_plain
 
-    text = json.dumps(data, sort_keys=True, default=str)
-    digest = cache.key("valid", json.dumps(schema(schema_name), sort_keys=True), text)
-    cache.remembered("valid", digest, lambda: _validate(data, schema_name, source, fix))
+    plain = to_plain(data)
+    if not cache.is_json_exact(plain):
+        _validate(plain, schema_name, source, fix)
+        return
+    text = json.dumps(plain)  # exact: JSON tells 1 from 1.0, "1" and true
+    digest = cache.key("valid", _schema_digest(schema_name), text)
+    cache.remembered("valid", digest, lambda: _validate(plain, schema_name, source, fix))
+
+
+@memoize
+def _schema_digest(schema_name: str) -> str:
+    """The digest of a schema and of every schema it refers to (a cached verdict's basis)."""
+    names = [schema_name, *REFERENCED.get(schema_name, {}).values()]
+    text = "\0".join(json.dumps(schema(name), sort_keys=True) for name in names)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+@memoize
+def _validator(schema_name: str) -> Any:
+    """Draft 2020-12, stricter in two ways that matter for input from someone else.
+
+    ``integer`` means an int: 8080.0 is a float in YAML and would reach compose as ``8080.0``.
+    ``uniqueItems`` is quadratic on unhashable items, so an array already longer than its
+    ``maxItems`` (reported by that keyword) is not compared item by item.
+    """
+    import jsonschema  # deferred: ~100 ms to import, and a cached result needs none of it
+
+    base = jsonschema.Draft202012Validator
+    checker = base.TYPE_CHECKER.redefine("integer", lambda _, value: type(value) is int)
+    unique = base.VALIDATORS["uniqueItems"]
+
+    def bounded_unique(validator: Any, flag: Any, instance: Any, own: dict) -> Any:
+        if isinstance(instance, list) and len(instance) > own.get("maxItems", 256):
+            return iter(())
+        return unique(validator, flag, instance, own)
+
+    from referencing import Registry, Resource
+
+    registry: Registry = Registry().with_resources(
+        (BASE_URI + uri, Resource.from_contents(schema(name)))
+        for uri, name in REFERENCED.get(schema_name, {}).items()
+    )
+    strict = jsonschema.validators.extend(
+        base, validators={"uniqueItems": bounded_unique}, type_checker=checker
+    )
+    return strict(schema(schema_name), registry=registry)
 
 
 def _validate(data: Any, schema_name: str, source: str, fix: str) -> bool:
-    import jsonschema  # deferred: ~100 ms to import, and a cached result needs none of it
+    import jsonschema
 
-    validator = jsonschema.Draft202012Validator(schema(schema_name))
-    error = jsonschema.exceptions.best_match(validator.iter_errors(data))
+    errors = list(_validator(schema_name).iter_errors(data))
+    # "unevaluated property" only repeats that the key's own value was wrong: say that instead
+    errors = [e for e in errors if e.validator != "unevaluatedProperties"] or errors
+    error = jsonschema.exceptions.best_match(errors)
     if error is None:
         return True
-    field, message = field_path(error.absolute_path), error.message
+    field, message = field_path(error.absolute_path), _message(error)
     expected = _expected(error)
     if expected is not None:
-        message = f"expected {expected.schema['x-expected']}, got {expected.instance!r}"
+        message = f"expected {expected.schema['x-expected']}, got {shown(expected.instance)}"
         field = field_path(expected.absolute_path)
     if error.validator == "not" and isinstance(error.instance, dict):
         key = next(k for k in MLSTACK_KEYS if k in error.instance)
         field, message = f"{field}.{key}", "mlstack sets this key itself"
         fix = f"remove `{key}`; {MLSTACK_KEYS[key]}"
     raise InputError(source, field, message, fix)
+
+
+def _message(error: Any) -> str:
+    """The message jsonschema gives, with the offending value quoted briefly."""
+    if error.validator in ("oneOf", "anyOf") and error.context:
+        types = [c.validator_value for c in error.context if c.validator == "type" and not c.path]
+        if len(types) == len(error.context):
+            flat = [t for kind in types for t in ([kind] if isinstance(kind, str) else kind)]
+            wanted = " or ".join(dict.fromkeys(TYPE_NAMES.get(t, t) for t in flat))
+            return f"expected {wanted}, got {shown(error.instance)}"
+    if error.validator in ("type", "enum", "pattern", "const"):
+        said = error.message.removeprefix(repr(error.instance))
+        if said != error.message:
+            return f"{shown(error.instance)}{said}"
+    message = error.message
+    return message if len(message) <= 2 * MAX_SHOWN else f"{message[: 2 * MAX_SHOWN - 3]}..."
 
 
 def _expected(error: Any) -> Any:

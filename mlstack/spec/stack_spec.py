@@ -49,7 +49,7 @@ class StackSpec:
 
 def load_spec(project_dir: Path, catalog: Catalog) -> StackSpec:
     """Read and check ``mlstack.yaml`` in ``project_dir``."""
-    data = load_file(project_dir / SPEC_FILE, SPEC_FILE)
+    data = load_file(project_dir / SPEC_FILE, SPEC_FILE, root=project_dir)
     return spec_from_document(data, catalog, root=project_dir)
 
 
@@ -77,7 +77,7 @@ def spec_from_document(
         python=data.get("python", DEFAULT_PYTHON),
         cuda=_cuda(data.get("cuda", DEFAULT_CUDA), gpu, source),
         gpu=gpu,
-        shm_size=data.get("shm_size", SHM_WITH_GPU if gpu else SHM_WITHOUT_GPU),
+        shm_size=_shm_size(data.get("shm_size", SHM_WITH_GPU if gpu else SHM_WITHOUT_GPU), source),
         ports=_ports(data.get("ports", {}), components, catalog, source),
         images=_images(data.get("images", {}), catalog, source),
         ca_bundle=data.get("build", {}).get("ca_bundle"),
@@ -196,6 +196,24 @@ def _images(data: dict[str, str], catalog: Catalog, source: str) -> dict[str, st
                 f"use one of: {', '.join(sorted(slots))}",
             )
     return dict(data)
+
+
+# 0 makes Docker fall back to its 64m default, silently; /dev/shm is memory (tmpfs), so more
+# than 4 TiB is more than hosts have: a typo, and far enough past it Docker's int64 overflows.
+MAX_SHM = 4 * 1024**4
+
+
+def _shm_size(value: str, source: str) -> str:
+    """A /dev/shm size that means what it says: more than 0 bytes, at most 4096g."""
+    size = size_in_bytes(value)
+    if not 0 < size <= MAX_SHM:
+        raise InputError(
+            source,
+            "shm_size",
+            f"{value} is {'0 bytes' if size <= 0 else 'more than 4096g (4 TiB)'}",
+            "use a size such as 8gb or 512m, at most 4096g (/dev/shm is memory: tmpfs)",
+        )
+    return value
 
 
 SIZE = re.compile(r"^(\d+(?:\.\d+)?)([bkmg]|kb|mb|gb)$")
