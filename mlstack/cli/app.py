@@ -300,6 +300,11 @@ def doctor(
         raise typer.Exit(ExitCode.FAILURE)
 
 
+from mlstack.cli.export_cmds import register as register_exports  # noqa: E402 (needs app)
+
+register_exports(app)
+
+
 def main() -> None:
     """Console entry point."""
     app(prog_name="mlstack")

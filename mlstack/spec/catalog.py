@@ -41,6 +41,8 @@ class Fragment:
     prod: dict[str, Any] = field(default_factory=dict)
     probe: dict[str, str] = field(default_factory=dict)
     url: str | None = None
+    run_as: dict[str, int] = field(default_factory=dict)  # numeric uid/gid (Kubernetes)
+    start: tuple[str, ...] = ()  # the image's own ENTRYPOINT + CMD, for a wrapper (Swarm)
 
     @property
     def is_job(self) -> bool:
@@ -73,7 +75,7 @@ def fragment_from_data(data: dict[str, Any], source: str) -> Fragment:
             f"rename the file to {data['name']}.yaml or set name: {stem}",
         )
     build = data.pop("build", None)
-    lists = {k: tuple(data.pop(k, ())) for k in ("secrets", "requires", "uses")}
+    lists = {k: tuple(data.pop(k, ())) for k in ("secrets", "requires", "uses", "start")}
     return Fragment(
         source=source,
         build=build["template"] if build else None,
