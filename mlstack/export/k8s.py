@@ -12,14 +12,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from mlstack.errors import InputError
 from mlstack.export.carry import ExportResult
 from mlstack.export.images import push_commands
 from mlstack.export.k8s_overlay import notes, patch
 from mlstack.export.k8s_pod import PodOptions
 from mlstack.export.k8s_workloads import base_objects, ingress
-from mlstack.export.model import ExportService, export_services
-from mlstack.layout import SPEC_FILE
+from mlstack.export.model import ExportService, export_services, require_gpu_counts
 from mlstack.render.compose_model import ComposeModel
 from mlstack.render.plan import PlannedFile
 from mlstack.render.stack_files import stack_files
@@ -50,7 +48,7 @@ def export_k8s(
 ) -> ExportResult:
     """The layout's files, the notes of ``profile``, and the commands to apply it."""
     base = export_services(spec, catalog, model, None, registry_required=True, tag=tag)
-    _refuse_gpus(base)
+    require_gpu_counts(base)
     options = PodOptions(
         f"{spec.name}-secrets", runtime_class, generated_folders(spec, catalog, model)
     )
@@ -118,20 +116,6 @@ def _overlay_files(
     if patches:
         kustomization["patches"] = patches
     return [PlannedFile(f"{root}/kustomization.yaml", dump(kustomization, HEADER)), *files]
-
-
-def _refuse_gpus(services: list[ExportService]) -> None:
-    for svc in services:
-        if svc.gpu is not None and not isinstance(svc.gpu, int):
-            asked = "all GPUs" if svc.gpu == "all" else f"the GPUs {', '.join(svc.gpu)}"
-            raise InputError(
-                SPEC_FILE,
-                "gpu",
-                f"{svc.name} asks for {asked}: a cluster schedules a count of GPUs "
-                "(nvidia.com/gpu: N), never all or given devices",
-                f"give {svc.name} a count, e.g. `gpu: {{devices: 1}}` or "
-                f"`gpu: {{services: {{{svc.name}: 2}}}}`",
-            )
 
 
 def generated_folders(

@@ -12,8 +12,10 @@ import shlex
 from dataclasses import dataclass, field
 from typing import Any
 
+from mlstack.errors import InputError
 from mlstack.export.images import image_for
 from mlstack.export.values import Text, literal, parse_text, seconds
+from mlstack.layout import SPEC_FILE
 from mlstack.render.compose_model import ComposeModel, overlay
 from mlstack.render.envfile import secret_names
 from mlstack.spec.catalog import Catalog, Fragment
@@ -195,11 +197,24 @@ def _health(check: dict[str, Any] | None, secrets: set[str], where: str) -> Heal
 
 
 def _secret_in_check(where: str) -> Exception:
-    from mlstack.errors import InputError
-
     return InputError(
         where,
         "healthcheck.test",
         "the health check names a secret: probes cannot read the cluster's secrets",
         "read it from the environment inside the check instead ($$VAR in a CMD-SHELL test)",
     )
+
+
+def require_gpu_counts(services: list[ExportService]) -> None:
+    """A cluster schedules a number of GPUs: ``all`` and device ids are refused, with the fix."""
+    for svc in services:
+        if svc.gpu is not None and not isinstance(svc.gpu, int):
+            asked = "all GPUs" if svc.gpu == "all" else f"the GPUs {', '.join(svc.gpu)}"
+            raise InputError(
+                SPEC_FILE,
+                "gpu",
+                f"{svc.name} asks for {asked}: a cluster schedules a count of GPUs, "
+                "never all of a node's or given devices",
+                f"give {svc.name} a count, e.g. `gpu: {{devices: 1}}` or "
+                f"`gpu: {{services: {{{svc.name}: 2}}}}`",
+            )

@@ -228,8 +228,11 @@ def status_reports(stack: Stack) -> list[ServiceReport]:
 
 def status(root: Path, profile: str) -> tuple[StackSpec, list[ServiceReport]]:
     """`mlstack status`: the table's records."""
+    from mlstack.run.swarm import deployed_reports
+
     stack = open_stack(root, profile)
-    return stack.spec, status_reports(stack)
+    on_swarm = deployed_reports(stack)  # None unless this stack is deployed on this Swarm
+    return stack.spec, status_reports(stack) if on_swarm is None else on_swarm
 
 
 def status_json(spec: StackSpec, profile: str, reports: list[ServiceReport]) -> dict:

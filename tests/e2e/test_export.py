@@ -5,11 +5,13 @@ Kubernetes export runs in its service's running container, every HTTP probe is f
 stack's network as the kubelet would, and every initContainer's wait runs in the dependency's
 image, with its environment and as the dependant's uid, against the dependency's name (the
 Service's, in a cluster). Each wait is also run against a host without that service, and must
-fail: a check that cannot fail proves nothing.
+fail: a check that cannot fail proves nothing. The Swarm export's waits (mlstack-wait.py, run by
+each dependant's entrypoint) are run the same way, in the dependant's container.
 """
 
 from __future__ import annotations
 
+import shlex
 import subprocess
 import sys
 from pathlib import Path
@@ -18,6 +20,8 @@ from typing import Any
 import pytest
 from conftest import compose, destroy, init_stack, mlstack
 from ruamel.yaml import YAML
+
+from mlstack.render.envfile import parse_env
 
 pytestmark = pytest.mark.engine
 
@@ -43,6 +47,7 @@ def live(tmp_path_factory, e2e_images):
     try:
         mlstack(root, "up", "--profile", "prod", "--timeout", "300", check=True)
         mlstack(root, "export", "k8s", check=True)
+        mlstack(root, "export", "swarm", check=True)
         done = subprocess.run(
             [KUBECTL, "kustomize", str(root / "deploy/k8s/overlays/prod")],
             capture_output=True,
@@ -130,3 +135,49 @@ def test_every_init_wait_check_fails_where_the_service_is_not(live):
         assert wrong != check, check
         done = exec_in(root, dependency, ["/bin/sh", "-c", wrong], user="10001")
         assert done.returncode != 0, f"{dependency}: `{wrong}` passed against the api"
+
+
+def swarm_waits(root: Path):
+    """(dependant, argv) of every wait in the Swarm stack file's entrypoints."""
+    stack = YAML(typ="safe").load((root / "deploy/swarm/stack.yaml").read_text())
+    for name, service in stack["services"].items():
+        script = service.get("entrypoint", ["", "", ""])[2].replace("$$", "$")
+        for step in script.split(" && "):
+            if step.startswith("python /mlstack/wait.py "):
+                yield name, shlex.split(step)[2:]
+
+
+def run_wait(root: Path, service: str, args: list[str]) -> subprocess.CompletedProcess:
+    """mlstack-wait.py, fed on stdin, in the service's running container (prod files)."""
+    secrets = parse_env((root / ".env").read_text())
+    files = [a for f in ("compose.yaml", "compose.prod.yaml") for a in ("-f", str(root / f))]
+    env = ["-e", f"REDIS_PASSWORD={secrets['REDIS_PASSWORD']}"]
+    command = ["docker", "compose", "--project-directory", str(root), *files, "exec", "-T", *env]
+    return subprocess.run(
+        [*command, service, "python", "-", *args],
+        input=(root / "deploy/swarm/mlstack-wait.py").read_text(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def test_every_swarm_wait_returns_in_the_dependant(live):
+    root, _ = live
+    ran = set()
+    for dependant, args in swarm_waits(root):
+        done = run_wait(root, dependant, args)
+        assert done.returncode == 0, f"{dependant}: wait {args}: {done.stdout}{done.stderr}"
+        assert f"{args[1]} is healthy" in done.stdout
+        ran.add((dependant, args[1]))
+    assert {("api", "postgres"), ("api", "redis"), ("mlflow", "postgres")} <= ran
+    assert {d for _, d in ran} == {"postgres", "redis", "qdrant", "mlflow"}
+
+
+def test_every_swarm_wait_fails_once_where_the_service_is_not(live):
+    root, _ = live
+    for dependant, args in swarm_waits(root):
+        wrong = [args[0], "jupyter", *args[2:], "--once"]
+        done = run_wait(root, dependant, wrong)
+        assert done.returncode == 1, f"{dependant}: {wrong} passed against jupyter"
