@@ -46,26 +46,21 @@ def register(app: typer.Typer) -> None:
 def _run_export(
     target: str, out: Path | None, check: bool, force: bool, as_json: bool, **opts: Any
 ) -> None:
-    from mlstack.export.output import plan_export, write_export
-    from mlstack.export.project import ExportOptions, export_stack, out_dir
+    from mlstack.export.project import ExportOptions, export_stack, write_stack_export
 
-    root = STATE["dir"]
-    result = export_stack(root, target, ExportOptions(**opts))
     if check:
-        _print_check(result.notes, as_json)
+        _print_check(export_stack(STATE["dir"], target, ExportOptions(**opts)).notes, as_json)
         return
-    folder = out_dir(root, target, out)
-    steps = plan_export(folder, result.files)
-    write_export(folder, steps, force)
-    for step in steps:
+    written = write_stack_export(STATE["dir"], target, out, ExportOptions(**opts), force)
+    for step in written.steps:
         if step.writes:
-            typer.echo(f"  {step.action.value:<9} {folder / step.file.path}")
-    typer.echo(f"{target} export in {folder} ({len(result.files)} files)")
-    _print_notes(result.notes)
-    if result.next_steps:
+            typer.echo(f"  {step.action.value:<9} {written.folder / step.file.path}")
+    typer.echo(f"{target} export in {written.folder} ({len(written.result.files)} files)")
+    _print_notes(written.result.notes)
+    if written.next_steps:
         typer.echo("next (in the stack's folder):")
-        for line in result.next_steps:
-            typer.echo(f"  {line.replace('OUT', str(folder))}")
+        for line in written.next_steps:
+            typer.echo(f"  {line}")
 
 
 def _print_notes(notes: list[Any]) -> None:
@@ -135,7 +130,7 @@ def deploy_swarm(
     from mlstack.cli.console import out as console
     from mlstack.run.swarm import deploy
 
-    reports = deploy(STATE["dir"], out, profile, tag, publish, timeout, force, typer.echo)
-    console.print(health_table(reports, f"{STATE['dir'].resolve().name} (swarm, {profile})"))
+    name, reports = deploy(STATE["dir"], out, profile, tag, publish, timeout, force, typer.echo)
+    console.print(health_table(reports, f"{name} (swarm, {profile})"))
     if not all(r.ok for r in reports):
         raise typer.Exit(ExitCode.FAILURE)

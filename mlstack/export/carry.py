@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 
 from mlstack.render.plan import PlannedFile
 
+OUT = "{out}"  # the export folder, in next steps (the export itself does not know where it goes)
+
 
 @dataclass(frozen=True)
 class Note:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from mlstack.export.carry import ExportResult
+from mlstack.export.carry import OUT, ExportResult
 from mlstack.export.images import push_commands
 from mlstack.export.k8s_overlay import notes, patch
 from mlstack.export.k8s_pod import PodOptions
@@ -157,7 +157,7 @@ def _next_steps(
         *push_commands(spec, catalog, tag),
         f"kubectl create namespace {ns}",
         secret_command(spec, profile, secret),
-        f"kubectl apply -k OUT/overlays/{profile}",
+        f"kubectl apply -k {OUT}/overlays/{profile}",
     ]
 
 

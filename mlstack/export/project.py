@@ -6,8 +6,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from mlstack.errors import InputError
-from mlstack.export.carry import ExportResult
+from mlstack.export.carry import OUT, ExportResult
+from mlstack.export.output import plan_export, write_export
 from mlstack.render.compose_model import ComposeModel, build_compose
+from mlstack.render.plan import Step
 from mlstack.spec.catalog import Catalog, load_catalog, load_rules
 from mlstack.spec.stack_spec import StackSpec, load_spec
 
@@ -54,3 +56,28 @@ def export_stack(root: Path, target: str, options: ExportOptions) -> ExportResul
 def out_dir(root: Path, target: str, out: Path | None) -> Path:
     """Where the export goes: ``--out``, else ``deploy/<target>`` in the stack's folder."""
     return out if out is not None else root / DEFAULT_OUT[target]
+
+
+@dataclass(frozen=True)
+class Written:
+    """An export on disk: where, what each file's write did, and the next steps to show."""
+
+    result: ExportResult
+    folder: Path
+    steps: list[Step]
+    next_steps: list[str]
+
+
+def write_stack_export(
+    root: Path, target: str, out: Path | None, options: ExportOptions, force: bool
+) -> Written:
+    """Export and write the folder (all files or none, never over a hand edit without force)."""
+    result = export_stack(root, target, options)
+    folder = out_dir(root, target, out)
+    steps = plan_export(folder, result.files)
+    write_export(folder, steps, force)
+    try:  # the next steps run in the stack's folder
+        shown = str(folder.resolve().relative_to(root.resolve()))
+    except ValueError:
+        shown = str(folder.resolve())
+    return Written(result, folder, steps, [s.replace(OUT, shown) for s in result.next_steps])

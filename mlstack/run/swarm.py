@@ -18,8 +18,7 @@ from python_on_whales.exceptions import DockerException
 from python_on_whales.utils import run
 
 from mlstack.errors import EngineError
-from mlstack.export.output import plan_export, write_export
-from mlstack.export.project import ExportOptions, export_stack, out_dir
+from mlstack.export.project import ExportOptions, write_stack_export
 from mlstack.export.swarm import STACK_FILE, secret_name
 from mlstack.layout import ENV_FILE
 from mlstack.render.disk import read_text
@@ -189,17 +188,16 @@ def deploy(
     timeout: float,
     force: bool,
     say: Callable[[str], None],
-) -> list[ServiceReport]:
-    """Export and deploy the stack on this engine's Swarm; wait until every service is healthy."""
+) -> tuple[str, list[ServiceReport]]:
+    """Deploy the stack on this engine's Swarm; its name, and every service's report."""
     from mlstack.run.operate import images_to_get, open_stack
 
     stack = open_stack(root, profile, render=True)
     swarm = Swarm(stack.spec.name)
     if not swarm.is_manager():
         raise EngineError(NOT_MANAGER, "make it one: `docker swarm init` (or join a swarm)")
-    result = export_stack(root, "swarm", ExportOptions(profile, tag, publish=publish))
-    folder = out_dir(root, "swarm", out)
-    write_export(folder, plan_export(folder, result.files), force)
+    options = ExportOptions(profile, tag, publish=publish)
+    folder = write_stack_export(root, "swarm", out, options, force).folder
     registry = bool(stack.spec.images.get(REGISTRY))
     services = long_running(stack.spec, stack.catalog)
     if not registry:
@@ -209,7 +207,7 @@ def deploy(
     swarm.deploy(folder / STACK_FILE, registry)
     probes, urls = probes_and_urls(stack)
     say(f"waiting up to {timeout:.0f}s for {', '.join(services)}")
-    return wait_for(services, swarm.states, probes, urls, timeout)
+    return stack.spec.name, wait_for(services, swarm.states, probes, urls, timeout)
 
 
 def _images_on_this_node(

@@ -69,6 +69,17 @@ def wait_until_gone(label: str, seconds: float = 90) -> None:
         time.sleep(1)
 
 
+def test_deploy_outside_a_swarm_says_how_to_make_one(tmp_path, e2e_images):
+    """Before the module's swarm exists (file order), or run alone: nothing is deployed."""
+    if docker("info", "--format", "{{.Swarm.LocalNodeState}}").stdout.strip() != "inactive":
+        pytest.fail("run this test alone or first: the engine is in a swarm")
+    init_stack(tmp_path, "e2enoswarm", "redis", {"redis": 26381}, e2e_images)
+    done = mlstack(tmp_path, "deploy", "swarm")
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "not a Swarm manager" in done.stderr and "docker swarm init" in done.stderr
+    assert not (tmp_path / "deploy").exists()
+
+
 @pytest.fixture(scope="module")
 def swarm(e2e_images):
     """A single-node swarm for this module, always left afterwards."""
