@@ -212,3 +212,30 @@ def test_a_secret_reading_image_without_a_known_start_is_refused(make_stack, cli
     result = cli("-C", root, "export", "swarm")
     assert result.exit_code == 2
     assert "stacks/qdrant.yaml: start:" in result.output and "ENTRYPOINT and CMD" in result.output
+
+
+TOKEN_FRAGMENT = """\
+name: echo
+summary: a service with a secret on its command line
+image: echo
+images:
+  echo: registry.example.com/busybox:1.37
+secrets: [ECHO_TOKEN]
+service:
+  command: [sh, -c, "echo ${ECHO_TOKEN} && sleep infinity"]
+"""
+
+
+def test_a_secret_on_a_command_line(make_stack, cli, tmp_path):
+    """Kubernetes carries it ($(ECHO_TOKEN), the variable from the Secret); Swarm refuses."""
+    root = tmp_path / "echo"
+    (root / "stacks").mkdir(parents=True)
+    (root / "stacks/echo.yaml").write_text(TOKEN_FRAGMENT)
+    make_stack(root, "--with", "echo", "--gpu", "none")
+    result = cli("-C", root, "export", "swarm")
+    assert result.exit_code == 2
+    assert "stacks/echo.yaml: service.command" in result.output
+    assert cli("-C", root, "export", "k8s").exit_code == 0
+    manifest = (root / "deploy/k8s/base/echo.yaml").read_text()
+    assert "echo $(ECHO_TOKEN) && sleep infinity" in manifest
+    assert "key: ECHO_TOKEN" in manifest

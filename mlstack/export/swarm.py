@@ -8,8 +8,10 @@ What the 20.10 CLI demands: a ``version:``; no top-level ``name``, no ``profiles
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import Any
 
+from mlstack.errors import InputError
 from mlstack.export import swarm_notes
 from mlstack.export.carry import ExportResult
 from mlstack.export.k8s import generated_folders
@@ -44,6 +46,15 @@ def secret_name(spec: StackSpec, key: str) -> str:
     return f"{spec.name}_{key.lower()}"
 
 
+@dataclass
+class _TopLevel:
+    """What the services add to the file's top level, and the files its configs read."""
+
+    configs: dict[str, Any] = field(default_factory=dict)
+    secrets: set[str] = field(default_factory=set)
+    files: list[PlannedFile] = field(default_factory=list)
+
+
 def export_swarm(
     spec: StackSpec,
     catalog: Catalog,
@@ -58,48 +69,65 @@ def export_swarm(
     require_gpu_counts(services)
     by_name = {svc.name: svc for svc in services}
     generated = generated_folders(spec, catalog, model)
-    wait_text = template("swarm_wait.py")
-    doc: dict[str, Any] = {"version": VERSION, "services": {}}
-    configs: dict[str, Any] = {}
-    secrets: set[str] = set()
-    files: list[PlannedFile] = []
-    notes = []
+    top = _TopLevel()
+    bodies, notes = {}, []
     for svc in services:
-        deps = [by_name[d] for d in svc.depends]
-        wrap = wrapper(spec, catalog, svc, deps)
+        wrap = wrapper(spec, catalog, svc, [by_name[d] for d in svc.depends])
         body, used = _service(spec, svc, wrap, publish)
-        secrets |= used
-        mounts = body.setdefault("configs", [])
-        if wrap and wrap.waits:
-            configs["mlstack_wait"] = _config(spec, "wait", WAIT_FILE, wait_text)
-            mounts.append({"source": "mlstack_wait", "target": WAIT_PATH, "mode": 0o444})
-        for bind in svc.binds:
-            for name, content in sorted(generated.get(bind.source, {}).items()):
-                key = f"{svc.name}_{len(configs)}"
-                path = f"{svc.name}-{bind.source.rstrip('/').rsplit('/', 1)[-1]}/{name}"
-                configs[key] = _config(spec, key, path, content)
-                files.append(PlannedFile(path, content, mode=0o755))
-                mounts.append({"source": key, "target": f"{bind.target}/{name}", "mode": 0o555})
-        if not mounts:
-            del body["configs"]
-        doc["services"][svc.name] = _escaped(body)
+        top.secrets |= used
+        mounts = _config_mounts(spec, svc, wrap, generated, top)
+        if mounts:
+            body["configs"] = mounts
+        bodies[svc.name] = _escaped(body)
         notes += swarm_notes.notes(spec, svc, wrap, publish, set(generated))
+    files = [PlannedFile(STACK_FILE, dump(_document(spec, services, bodies, top), HEADER))]
+    steps = swarm_notes.next_steps(spec, catalog, sorted(top.secrets), tag)
+    readme = swarm_notes.readme(spec, sorted(top.secrets), steps)
+    return ExportResult(
+        "swarm", [*files, *top.files, PlannedFile("README.md", readme)], notes, steps
+    )
+
+
+def _config_mounts(
+    spec: StackSpec,
+    svc: ExportService,
+    wrap: Wrapper | None,
+    generated: dict[str, dict[str, str]],
+    top: _TopLevel,
+) -> list[dict[str, Any]]:
+    """The wait script, and the generated files of bind mounts (initdb), as Swarm configs."""
+    mounts = []
+    if wrap and wrap.waits:
+        if "mlstack_wait" not in top.configs:
+            text = template("swarm_wait.py")
+            top.configs["mlstack_wait"] = _config(spec, "wait", WAIT_FILE, text)
+            top.files.append(PlannedFile(WAIT_FILE, text))
+        mounts.append({"source": "mlstack_wait", "target": WAIT_PATH, "mode": 0o444})
+    for bind in svc.binds:
+        for name, content in sorted(generated.get(bind.source, {}).items()):
+            key = f"{svc.name}_{len(top.configs)}"
+            path = f"{svc.name}-{bind.source.rstrip('/').rsplit('/', 1)[-1]}/{name}"
+            top.configs[key] = _config(spec, key, path, content)
+            top.files.append(PlannedFile(path, content, mode=0o755))
+            mounts.append({"source": key, "target": f"{bind.target}/{name}", "mode": 0o555})
+    return mounts
+
+
+def _document(
+    spec: StackSpec, services: list[ExportService], bodies: dict[str, Any], top: _TopLevel
+) -> dict[str, Any]:
+    doc: dict[str, Any] = {"version": VERSION, "services": bodies}
     doc["networks"] = {NETWORK: {"driver": "overlay"}}
     volumes = {vol: {} for svc in services for vol, _ in svc.volumes}
     if volumes:
         doc["volumes"] = volumes
-    if secrets:
+    if top.secrets:
         doc["secrets"] = {
-            key: {"external": True, "name": secret_name(spec, key)} for key in sorted(secrets)
+            key: {"external": True, "name": secret_name(spec, key)} for key in sorted(top.secrets)
         }
-    if configs:
-        doc["configs"] = configs
-    files = [PlannedFile(STACK_FILE, dump(doc, HEADER)), *files]
-    if "mlstack_wait" in configs:
-        files.append(PlannedFile(WAIT_FILE, wait_text))
-    steps = swarm_notes.next_steps(spec, catalog, sorted(secrets), tag)
-    files.append(PlannedFile("README.md", swarm_notes.readme(spec, sorted(secrets), steps)))
-    return ExportResult("swarm", files, notes, steps)
+    if top.configs:
+        doc["configs"] = top.configs
+    return doc
 
 
 def _config(spec: StackSpec, key: str, path: str, content: str) -> dict[str, str]:
@@ -128,7 +156,7 @@ def _service(
         body["init"] = True
         used |= {s for _, text in wrap.exports for s in secrets_in(text)}
     elif svc.command:
-        body["command"] = [literal(word) for word in svc.command]
+        body["command"] = _literal_command(svc)
     env = {n: literal(t) for n, t in svc.env if literal(t) is not None}
     env |= {f"{n}_FILE": f"{SECRETS_DIR}/{s}" for n, s in by_file.items()}
     if env:
@@ -159,6 +187,18 @@ def _service(
         ]
     body["deploy"] = _deploy(svc, "ports" in body and publish == "ingress")
     return body, used
+
+
+def _literal_command(svc: ExportService) -> list[str]:
+    words = [literal(word) for word in svc.command or ()]
+    if None in words:
+        raise InputError(
+            svc.frag.source,
+            "service.command",
+            f"{svc.name} puts a secret on its command line, which Swarm can only give as a file",
+            "pass it in `environment:` instead (a command line is visible in /proc)",
+        )
+    return words  # type: ignore[return-value]
 
 
 def _health(health: Health, wrap: Wrapper | None) -> dict[str, Any]:
