@@ -364,3 +364,22 @@ def test_export_again_is_identical_and_an_edit_is_kept(make_stack, cli, tmp_path
     assert forced.exit_code == 0
     assert (tmp_path / "out/base/redis.yaml.bak").read_text().endswith("# mine\n")
     assert not edited.read_text().endswith("# mine\n")
+
+
+def test_a_published_tcp_service_and_a_long_syntax_bind_are_listed(make_stack, cli, tmp_path):
+    root = make_stack(tmp_path, "--with", "redis", "--gpu", "none")
+    (root / "stacks").mkdir()
+    text = (Path(__file__).parents[1] / "stacks/redis.yaml").read_text()
+    text = text.replace("port: 6379\n", "port: 6379\npublish_in_prod: true\n")
+    text = text.replace(
+        "service:\n",
+        "service:\n  volumes:\n    - {type: bind, source: ./conf, target: /conf}\n",
+        1,
+    )
+    (root / "stacks/redis.yaml").write_text(text)
+    result = cli("-C", root, "export", "k8s", "--check")
+    assert result.exit_code == 1
+    assert "redis: ports: an Ingress carries HTTP only" in result.output
+    assert "redis: volumes: ./conf:/conf: a host folder" in result.output
+    assert cli("-C", root, "export", "k8s").exit_code == 0
+    assert not (root / "deploy/k8s/overlays/prod/ingress.yaml").exists()

@@ -14,7 +14,7 @@ from typing import Any
 
 from mlstack.export.carry import OUT, ExportResult
 from mlstack.export.images import push_commands
-from mlstack.export.k8s_overlay import notes, patch
+from mlstack.export.k8s_overlay import ingress_carries, notes, patch
 from mlstack.export.k8s_pod import PodOptions
 from mlstack.export.k8s_workloads import base_objects, ingress
 from mlstack.export.model import ExportService, export_services, require_gpu_counts
@@ -100,7 +100,7 @@ def _overlay_files(
         )
     ]
     resources = ["../../base", "namespace.yaml"]
-    published = [svc for svc in view if svc.published and not svc.is_job]
+    published = [svc for svc in view if svc.published and ingress_carries(svc)]
     if profile == "prod" and published:
         files.append(
             PlannedFile(f"{root}/ingress.yaml", _doc([ingress(spec.name, s) for s in published]))

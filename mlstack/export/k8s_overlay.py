@@ -93,6 +93,11 @@ def patch(
     }
 
 
+def ingress_carries(svc: ExportService) -> bool:
+    """A published HTTP service gets an Ingress in prod."""
+    return not svc.is_job and svc.frag.probe.get("kind") == "http"
+
+
 def notes(svc: ExportService, profile: str, namespace: str, generated: set[str]) -> list[Note]:
     """What Kubernetes cannot carry of one service in a profile, and what mlstack did instead."""
     out = [
@@ -105,7 +110,16 @@ def notes(svc: ExportService, profile: str, namespace: str, generated: set[str])
         for b in svc.binds
         if b.source not in generated
     ]
-    if svc.published and profile != "prod":
+    if svc.published and profile == "prod" and not ingress_carries(svc):
+        out.append(
+            Note(
+                svc.name,
+                "ports",
+                "an Ingress carries HTTP only",
+                "a ClusterIP Service; expose it with a LoadBalancer Service of your own",
+            )
+        )
+    elif svc.published and profile != "prod":
         out.append(
             Note(
                 svc.name,

@@ -165,6 +165,12 @@ def _service(
 def _volumes(entries: list[Any]) -> tuple[list[tuple[str, str]], list[Bind]]:
     named, binds = [], []
     for entry in entries:
+        if isinstance(entry, dict):  # the long syntax
+            if entry.get("type") == "bind":
+                binds.append(Bind(entry["source"], entry["target"], bool(entry.get("read_only"))))
+            elif entry.get("type", "volume") == "volume" and entry.get("source"):
+                named.append((entry["source"], entry["target"]))
+            continue
         source, _, rest = str(entry).partition(":")
         target, _, mode = rest.partition(":")
         if source.startswith((".", "/", "~")):
