@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 PACKAGE = Path(__file__).resolve().parents[1] / "mlstack"
-RANK = {"machine": 0, "spec": 1, "render": 2, "run": 3, "cli": 4}
+RANK = {"machine": 0, "spec": 1, "render": 2, "export": 3, "run": 4, "cli": 5}
 LEAVES = {"errors", "layout", "resources"}
 TERMINAL_LIBRARIES = {"rich", "typer", "click", "questionary"}
 MAX_LINES = 300

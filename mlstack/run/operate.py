@@ -15,40 +15,19 @@ from pathlib import Path
 from mlstack.errors import EngineError, InputError, UnhealthyError
 from mlstack.layout import ENV_FILE, Profile
 from mlstack.render.envfile import build_secret_values, parse_env
-from mlstack.render.generate import render_project
 from mlstack.render.published import long_running, published_ports
 from mlstack.run import events
 from mlstack.run.environment import REAL, Environment
 from mlstack.run.events import OnEvent
 from mlstack.run.health import wait_for
 from mlstack.run.hints import hints_for
-from mlstack.run.preflight import Stack, images_to_get, preflight
+from mlstack.run.preflight import images_to_get, preflight
 from mlstack.run.probes import Probe
 from mlstack.run.records import ServiceReport
+from mlstack.run.stack import Stack, open_stack
 from mlstack.spec import contain
-from mlstack.spec.catalog import load_catalog
 from mlstack.spec.placeholders import fill
-from mlstack.spec.stack_spec import StackSpec, load_spec
-
-
-def open_stack(
-    root: Path,
-    profile: Profile,
-    env: Environment = REAL,
-    render: bool = False,
-    on_event: OnEvent = events.ignore,
-) -> Stack:
-    """Load the stack (rendering first when asked: a fresh clone gets its .env here)."""
-    catalog = load_catalog(root)
-    if render:
-        result = render_project(root)
-        for step in result.steps:
-            if step.writes:
-                on_event(events.Rendered(step))
-        spec = result.spec
-    else:
-        spec = load_spec(root, catalog)
-    return Stack(root, spec, catalog, env.connect(root, profile), profile)
+from mlstack.spec.stack_spec import StackSpec
 
 
 def probes_and_urls(stack: Stack) -> tuple[dict[str, Probe], dict[str, str]]:
@@ -171,8 +150,11 @@ def status(
     root: Path, profile: Profile, env: Environment = REAL
 ) -> tuple[StackSpec, list[ServiceReport]]:
     """`mlstack status`: the table's records."""
+    from mlstack.run.swarm import deployed_reports
+
     stack = open_stack(root, profile, env)
-    return stack.spec, status_reports(stack)
+    on_swarm = deployed_reports(stack)  # None unless this stack is deployed on this Swarm
+    return stack.spec, status_reports(stack) if on_swarm is None else on_swarm
 
 
 def status_json(spec: StackSpec, profile: Profile, reports: list[ServiceReport]) -> dict:

@@ -6,11 +6,8 @@ A failed check raises PreflightError with every check as a record; nothing has b
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
-from pathlib import Path
 
 from mlstack.errors import EngineError, PreflightError
-from mlstack.layout import Profile
 from mlstack.machine.host import GpuScan
 from mlstack.render.published import published_ports
 from mlstack.run.checks import (
@@ -24,20 +21,7 @@ from mlstack.run.checks import (
     held_by_stack,
     images_of,
 )
-from mlstack.run.environment import StackEngine
-from mlstack.spec.catalog import Catalog
-from mlstack.spec.stack_spec import StackSpec
-
-
-@dataclass(frozen=True)
-class Stack:
-    """A rendered stack directory, its spec and the engine for one profile."""
-
-    root: Path
-    spec: StackSpec
-    catalog: Catalog
-    engine: StackEngine
-    profile: Profile
+from mlstack.run.stack import Stack
 
 
 def preflight(stack: Stack, services: list[str], scan_gpus: Callable[[], GpuScan]) -> list[Check]:

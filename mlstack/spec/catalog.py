@@ -44,6 +44,9 @@ class Fragment:
     prod: dict[str, Any] = field(default_factory=dict)
     probe: dict[str, str] = field(default_factory=dict)
     url: str | None = None
+    run_as: dict[str, int] = field(default_factory=dict)  # numeric uid/gid (Kubernetes)
+    start: tuple[str, ...] = ()  # the image's own ENTRYPOINT + CMD, for a wrapper (Swarm)
+    file_env: tuple[str, ...] = ()  # variables the image also reads from VAR_FILE
 
     @property
     def is_job(self) -> bool:
@@ -87,7 +90,9 @@ def fragment_from_data(data: dict[str, Any], source: str) -> Fragment:
             f"rename the file to {data['name']}.yaml or set name: {stem}",
         )
     build = data.pop("build", None)
-    lists = {k: tuple(data.pop(k, ())) for k in ("secrets", "requires", "uses")}
+    lists = {
+        k: tuple(data.pop(k, ())) for k in ("secrets", "requires", "uses", "start", "file_env")
+    }
     return Fragment(
         source=source,
         build=build["template"] if build else None,

@@ -185,15 +185,19 @@ def _ports(
     return ports
 
 
+# Not a slot: where the images mlstack builds are pushed, for targets that pull (Kubernetes).
+REGISTRY = "registry"
+
+
 def _images(data: dict[str, str], catalog: Catalog, source: str) -> dict[str, str]:
     slots = {slot for frag in catalog.values() for slot in frag.images}
     for slot in data:
-        if slot not in slots:
+        if slot not in slots and slot != REGISTRY:
             raise InputError(
                 source,
                 f"images.{slot}",
                 f"unknown image slot {slot!r}",
-                f"use one of: {', '.join(sorted(slots))}",
+                f"use one of: {', '.join(sorted(slots))} (or {REGISTRY}: where built images go)",
             )
     return dict(data)
 

@@ -1,0 +1,49 @@
+"""One stack to operate: its directory, spec, catalog and engine for a profile, and how it opens.
+
+Apart from operate (up, status, down) so that preflight and the Swarm deployment share it without
+importing the commands that use them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from mlstack.layout import Profile
+from mlstack.render.generate import render_project
+from mlstack.run import events
+from mlstack.run.environment import REAL, Environment, StackEngine
+from mlstack.run.events import OnEvent
+from mlstack.spec.catalog import Catalog, load_catalog
+from mlstack.spec.stack_spec import StackSpec, load_spec
+
+
+@dataclass(frozen=True)
+class Stack:
+    """A rendered stack directory, its spec and the engine for one profile."""
+
+    root: Path
+    spec: StackSpec
+    catalog: Catalog
+    engine: StackEngine
+    profile: Profile
+
+
+def open_stack(
+    root: Path,
+    profile: Profile,
+    env: Environment = REAL,
+    render: bool = False,
+    on_event: OnEvent = events.ignore,
+) -> Stack:
+    """Load the stack (rendering first when asked: a fresh clone gets its .env here)."""
+    catalog = load_catalog(root)
+    if render:
+        result = render_project(root)
+        for step in result.steps:
+            if step.writes:
+                on_event(events.Rendered(step))
+        spec = result.spec
+    else:
+        spec = load_spec(root, catalog)
+    return Stack(root, spec, catalog, env.connect(root, profile), profile)
