@@ -83,6 +83,7 @@ class FakeEngine:
         self.on_port = on_port or {}
         self.oom = oom or set()
         self.calls: list[tuple[Any, ...]] = []
+        self.exit_code = 0  # what a job or an exec'd command returns
         self.profiles: list[Profile] = []
 
     def connect(self, root: Path, profile: Profile) -> FakeEngine:
@@ -137,6 +138,16 @@ class FakeEngine:
 
     def image_exists(self, reference: str) -> bool:
         return reference in self.images
+
+    def run_job(
+        self, service: str, args: list[str], profiles: list[str], secrets: Mapping[str, str]
+    ) -> int:
+        self.calls.append(("run", service, tuple(args), tuple(profiles), tuple(sorted(secrets))))
+        return self.exit_code
+
+    def exec(self, service: str, command: list[str]) -> int:
+        self.calls.append(("exec", service, tuple(command)))
+        return self.exit_code
 
 
 def fake_environment(

@@ -20,6 +20,7 @@ from mlstack.errors import EngineError, MlstackError
 from mlstack.layout import Profile
 from mlstack.machine.docker_info import EngineInfo, parse_compose_version, parse_docker_info
 from mlstack.render.envfile import parse_env, read_env
+from mlstack.run.engine_attached import AttachedCalls
 from mlstack.run.masking import mask, secret_values
 from mlstack.run.records import ServiceState
 
@@ -50,7 +51,7 @@ def docker_words(exc: DockerException) -> str:
     return text.splitlines()[-1] if text else f"exit code {exc.return_code}"
 
 
-class Engine:
+class Engine(AttachedCalls):
     """A Docker engine and the compose project of one stack directory and profile.
 
     Every text it passes on from Docker (errors, logs) is masked: no value of the stack's

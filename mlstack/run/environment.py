@@ -63,6 +63,14 @@ class StackEngine(Protocol):
     def image_exists(self, reference: str) -> bool:
         """Whether the engine has an image locally."""
 
+    def run_job(
+        self, service: str, args: list[str], profiles: list[str], secrets: Mapping[str, str]
+    ) -> int:
+        """Run a job once on the user's terminal; its exit code."""
+
+    def exec(self, service: str, command: list[str]) -> int:
+        """Run a command in a running service on the user's terminal; its exit code."""
+
 
 def real_engine(root: Path, profile: Profile) -> StackEngine:
     """The Docker engine, through python-on-whales (imported only when needed)."""
