@@ -197,20 +197,25 @@ def up(
 def status(
     profile: Profile = PROFILE,
     as_json: bool = typer.Option(False, "--json", help="Stable JSON for scripts."),
+    show_secrets: bool = typer.Option(
+        False, "--show-secrets", help="Print tokens and passwords inside the URLs."
+    ),
 ) -> None:
-    """Show each service's state, health and URL now (no waiting)."""
-    import json
+    """Show each service's state, health and how to get in (URLs, tokens)."""
+    from mlstack.run.status_view import status_view
 
-    from mlstack.run import operate
-
-    spec, reports = operate.status(STATE["dir"], profile)
+    view = status_view(STATE["dir"], profile, show_secrets)
     if as_json:
-        typer.echo(json.dumps(operate.status_json(spec, profile, reports), indent=2))
-    else:
-        from mlstack.cli.console import health_table, out
+        import json
 
-        out.print(health_table(reports, f"{spec.name} ({profile})"))
-    if not all(r.ok for r in reports):
+        from mlstack.run.status_view import view_json
+
+        typer.echo(json.dumps(view_json(view), indent=2))
+    else:
+        from mlstack.cli.console import print_status
+
+        print_status(view)
+    if not view.ok:
         raise typer.Exit(ExitCode.FAILURE)
 
 
