@@ -1,4 +1,4 @@
-"""`mlstack status` through the CLI on a scripted engine: the ways in, secrets, stopped, jobs only."""
+"""`mlstack status` on a scripted engine: the ways in, secrets, stopped, jobs only."""
 
 from __future__ import annotations
 
