@@ -21,7 +21,7 @@ from mlstack.layout import Profile
 from mlstack.machine.docker_info import EngineInfo, parse_docker_info
 from mlstack.machine.host import GpuScan
 from mlstack.run.environment import Environment
-from mlstack.run.records import ServiceState
+from mlstack.run.records import LogOptions, ServiceState
 
 NO_GPU_HOST = GpuScan((), "nvidia-smi is not installed (fake host)")
 
@@ -118,9 +118,10 @@ class FakeEngine:
     def logs(self, service: str, tail: int = 30) -> str:
         return self._logs.get(service, "")
 
-    def follow_logs(self, service: str | None, follow: bool) -> Iterator[str]:
+    def follow_logs(self, services: list[str], options: LogOptions) -> Iterator[str]:
+        self.calls.append(("logs", tuple(services), options))
         for name, text in self._logs.items():
-            if service in (None, name):
+            if not services or name in services:
                 yield from text.splitlines(keepends=True)
 
     def oom_killed(self, container: str) -> bool:

@@ -119,3 +119,27 @@ def test_open_hands_the_browser_the_real_token(
     assert cli("-C", stack, "open", "jupyter").exit_code == 0
     assert opened == [f"http://127.0.0.1:8888/lab?token={token}"]
     assert token not in cli("-C", stack, "open", "jupyter").output
+
+
+def test_logs_passes_tail_since_and_timestamps_for_several_services(
+    stack: Path, cli: Any, engine: FakeEngine
+) -> None:
+    from mlstack.run.records import LogOptions
+
+    engine._logs = {"redis": "r1\n", "postgres": "p1\n", "jupyter": "j1\n"}
+    result = cli("-C", stack, "logs", "redis", "postgres", "--tail", "5", "--since", "10m", "-t")
+    assert result.exit_code == 0, result.output
+    assert result.output == "r1\np1\n"
+    options = LogOptions(follow=False, tail=5, since="10m", timestamps=True)
+    assert ("logs", ("redis", "postgres"), options) in engine.calls
+
+
+def test_logs_of_an_unknown_service_is_bad_input_said_once(
+    stack: Path, cli: Any, engine: FakeEngine
+) -> None:
+    result = cli("-C", stack, "logs", "redis", "mongo")
+    assert result.exit_code == 2
+    assert result.output.count("mongo") == 1
+    assert "not in this stack: mongo" in result.output
+    assert "choose among: jupyter, postgres, redis, trainer" in result.output
+    assert not [c for c in engine.calls if c[0] == "logs"]

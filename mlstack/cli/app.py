@@ -244,13 +244,18 @@ def down(
 
 @command()
 def logs(
-    service: str | None = typer.Argument(None, help="One service (default: all)."),
+    service: list[str] = typer.Argument(None, help="Services (default: all)."),
     follow: bool = typer.Option(False, "--follow", "-f", help="Keep printing."),
+    tail: int | None = typer.Option(None, "--tail", "-n", min=0, help="Last N lines of each."),
+    since: str | None = typer.Option(None, help="Since a time (2026-01-02T15:04:05) or 10m."),
+    timestamps: bool = typer.Option(False, "--timestamps", "-t", help="Show timestamps."),
 ) -> None:
-    """Print the stack's logs."""
+    """Print the stack's logs (all services, or the ones named)."""
     from mlstack.run.operate import logs as run_logs
+    from mlstack.run.records import LogOptions
 
-    for line in run_logs(STATE["dir"], service, follow):
+    options = LogOptions(follow, tail, since, timestamps)
+    for line in run_logs(STATE["dir"], service or [], options=options):
         typer.echo(line, nl=False)
 
 

@@ -22,7 +22,7 @@ from mlstack.machine.docker_info import EngineInfo, parse_compose_version, parse
 from mlstack.render.envfile import parse_env, read_env
 from mlstack.run.engine_attached import AttachedCalls
 from mlstack.run.masking import mask, secret_values
-from mlstack.run.records import ServiceState
+from mlstack.run.records import LogOptions, ServiceState
 
 INSTALL_ENGINE = (
     "install Docker Engine (Debian/Ubuntu: `sudo apt-get install docker.io`; "
@@ -73,11 +73,14 @@ class Engine(AttachedCalls):
 
     def masked(self, text: str) -> str:
         """``text`` without any secret of this stack (read now: ``.env`` may have just changed)."""
+        return mask(text, self._secrets())
+
+    def _secrets(self) -> list[str]:
         try:
             env = parse_env(read_env(self.root) or "")
         except MlstackError:  # an unreadable .env: its values cannot be echoed either
             env = {}
-        return mask(text, [*secret_values(env), *self.extra_secrets])
+        return [*secret_values(env), *self.extra_secrets]
 
     def _failed(self, what: str, exc: DockerException, fix: str) -> EngineError:
         """The one place an error record is made of Docker's words: masked here."""
@@ -227,11 +230,19 @@ class Engine(AttachedCalls):
         except DockerException as exc:
             raise self._failed("docker compose down failed", exc, START_ENGINE) from exc
 
-    def follow_logs(self, service: str | None, follow: bool) -> Iterator[str]:
+    def follow_logs(self, services: list[str], options: LogOptions) -> Iterator[str]:
         """The logs, line by line as compose prints them (python-on-whales streams them)."""
+        secrets = self._secrets()
         try:
-            for _, line in self.docker.compose.logs(service or [], follow=follow, stream=True):
-                yield line.decode(errors="replace")
+            for _, line in self.docker.compose.logs(
+                services,
+                follow=options.follow,
+                tail=None if options.tail is None else str(options.tail),
+                since=options.since,
+                timestamps=options.timestamps,
+                stream=True,
+            ):
+                yield mask(line.decode(errors="replace"), secrets)
         except DockerException as exc:
             raise self._failed("docker compose logs failed", exc, START_ENGINE) from exc
 

@@ -17,7 +17,7 @@ from typing import Any, Protocol
 from mlstack.layout import Profile
 from mlstack.machine.docker_info import EngineInfo
 from mlstack.machine.host import GpuScan, scan_gpus
-from mlstack.run.records import ServiceState
+from mlstack.run.records import LogOptions, ServiceState
 
 
 class StackEngine(Protocol):
@@ -45,7 +45,7 @@ class StackEngine(Protocol):
     def logs(self, service: str, tail: int = ...) -> str:
         """The last lines a service printed."""
 
-    def follow_logs(self, service: str | None, follow: bool) -> Iterator[str]:
+    def follow_logs(self, services: list[str], options: LogOptions) -> Iterator[str]:
         """The logs, line by line."""
 
     def oom_killed(self, container: str) -> bool:

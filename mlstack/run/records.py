@@ -37,3 +37,13 @@ class ServiceReport:
     def ok(self) -> bool:
         """Healthy, and answering from the host where it is published."""
         return not self.problem
+
+
+@dataclass(frozen=True)
+class LogOptions:
+    """What ``mlstack logs`` asks compose for (its own flags: --follow, --tail, --since, -t)."""
+
+    follow: bool = False
+    tail: int | None = None  # the last N lines of each service
+    since: str | None = None  # a timestamp (2026-01-02T15:04:05) or a duration (10m)
+    timestamps: bool = False
