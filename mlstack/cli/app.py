@@ -21,7 +21,8 @@ from mlstack.errors import ExitCode, InputError
 from mlstack.layout import Profile
 
 app = typer.Typer(
-    add_completion=False,
+    add_completion=True,
+    context_settings={"help_option_names": ["-h", "--help"]},
     no_args_is_help=True,
     rich_markup_mode=None,
     pretty_exceptions_enable=False,
@@ -35,12 +36,23 @@ def command(*args: Any, **kwargs: Any) -> Callable[[Callable[..., Any]], Any]:
     return lambda func: app.command(*args, **kwargs)(handled(func, lambda: STATE["debug"]))
 
 
+def _print_version(value: bool) -> None:
+    if value:
+        from importlib.metadata import version
+
+        typer.echo(f"mlstack {version('mlstack')}")
+        raise typer.Exit()
+
+
 @app.callback()
 def main_options(
     project_dir: Path = typer.Option(
         Path(), "--dir", "-C", help="Project directory.", file_okay=False
     ),
     debug: bool = typer.Option(False, "--debug", help="Show tracebacks of internal errors."),
+    version: bool = typer.Option(
+        False, "--version", "-V", is_eager=True, callback=_print_version, help="Print the version."
+    ),
 ) -> None:
     """Compose, check and run a containerised ML stack in one command."""
     STATE.update(dir=project_dir, debug=debug)
@@ -74,7 +86,10 @@ def init(
     force: bool = typer.Option(False, help="Replace an existing stack (edits kept as .bak)."),
     dry_run: bool = typer.Option(False, help="Print the plan; write nothing."),
 ) -> None:
-    """Create mlstack.yaml and the stack's files (a wizard, or flags with --yes)."""
+    """Create a stack: mlstack.yaml and its files.
+
+    A wizard, or flags with --yes.
+    """
     from mlstack.cli.answers_flow import gather_answers, gpu_flags, parse_pairs, split_list
     from mlstack.cli.messages import as_flag_error
     from mlstack.render.generate import init_project
@@ -166,7 +181,10 @@ def render(
 
 @command()
 def validate() -> None:
-    """Check mlstack.yaml and the fragments; run `docker compose config` when it is there."""
+    """Check mlstack.yaml, the fragments and the compose files.
+
+    `docker compose config` judges the files, where Compose is installed.
+    """
     from mlstack.run.validate import validate_project
 
     for line in validate_project(STATE["dir"]):
@@ -185,7 +203,10 @@ def up(
     timeout: float = typer.Option(300, help="Seconds to wait for every service to be healthy."),
     service: list[str] = typer.Option([], help="Only this service (repeatable) and its deps."),
 ) -> None:
-    """Start the stack and prove every service healthy (or say which is not, and why)."""
+    """Start the stack and prove every service healthy.
+
+    Or say which service is not, and why.
+    """
     from mlstack.cli.up_view import UpView
     from mlstack.run.operate import up as run_up
 
@@ -201,7 +222,7 @@ def status(
         False, "--show-secrets", help="Print tokens and passwords inside the URLs."
     ),
 ) -> None:
-    """Show each service's state, health and how to get in (URLs, tokens)."""
+    """Show state, health and how to get in (URLs, tokens)."""
     from mlstack.run.status_view import status_view
 
     view = status_view(STATE["dir"], profile, show_secrets)
@@ -264,7 +285,10 @@ def doctor(
     profile: Profile = PROFILE,
     as_json: bool = typer.Option(False, "--json", help="Stable JSON for scripts."),
 ) -> None:
-    """Check this machine against the stack: engine, Compose, GPU, CUDA, shm, ports, disk, files."""
+    """Check this machine against the stack.
+
+    Engine, Compose, GPU, CUDA, shm, ports, disk, files.
+    """
     import json
 
     from mlstack.run.doctor import run_doctor

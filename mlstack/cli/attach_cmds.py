@@ -22,7 +22,10 @@ def run(
     args: list[str] = typer.Argument(None, help="Arguments for the job, after --."),
     profile: Profile = PROFILE,
 ) -> None:
-    """Run a job once (its GPUs, shm), stream its output, exit with its code."""
+    """Run a job once and exit with its code.
+
+    The job gets its GPUs and shm; its output is streamed.
+    """
     from mlstack.run.attach import run_job
 
     raise typer.Exit(run_job(STATE["dir"], job, list(args or []), profile))
@@ -33,7 +36,7 @@ def exec_(
     cmd: list[str] = typer.Argument(None, help="The command (default: a shell), after --."),
     profile: Profile = PROFILE,
 ) -> None:
-    """Run a command in a running service (default: a shell); exit with its code."""
+    """Run a command in a running service (default: a shell)."""
     from mlstack.run.attach import exec_in
 
     raise typer.Exit(exec_in(STATE["dir"], service, list(cmd or []), profile))
@@ -52,7 +55,7 @@ def open_(
     service: str = typer.Argument(..., help="A service with a URL (api, jupyter, mlflow...)."),
     profile: Profile = PROFILE,
 ) -> None:
-    """Print a service's URL and open it in a browser where there is one."""
+    """Print a service's URL; open it in a browser if any."""
     from mlstack.run.attach import service_url
 
     opened = service_url(STATE["dir"], service, profile)

@@ -8,8 +8,10 @@ fields of ``init``'s answers into flags here.
 from __future__ import annotations
 
 import functools
+import os
+import sys
 from collections.abc import Callable
-from typing import Any
+from typing import IO, Any
 
 import typer
 
@@ -35,6 +37,14 @@ def error_text(error: MlstackError) -> str:
         lines = [f"{c.id}: {c.found}\n  fix: {c.fix}" for c in error.failed]
         return f"error: {error.message}:\n" + "\n".join(lines)
     return f"error: {error}"
+
+
+def painted(text: str, stream: IO[str]) -> str:
+    """``error:`` in bold red on a terminal; plain where ``NO_COLOR`` is set or not a terminal."""
+    if os.environ.get("NO_COLOR") or not stream.isatty():
+        return text
+    head, sep, rest = text.partition(":")
+    return typer.style(head + sep, fg="red", bold=True) + rest
 
 
 def as_flag_error(error: InputError) -> InputError:
@@ -64,7 +74,7 @@ def handled(func: Callable[..., Any], debug: Callable[[], bool]) -> Callable[...
         except typer.Exit:
             raise
         except MlstackError as exc:
-            typer.echo(error_text(exc), err=True)
+            typer.echo(painted(error_text(exc), sys.stderr), err=True, color=True)
             raise typer.Exit(exc.exit_code) from None
         except KeyboardInterrupt:
             typer.echo("interrupted", err=True)
