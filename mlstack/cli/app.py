@@ -28,7 +28,8 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     help="Compose, check and run a containerised ML stack in one command.",
 )
-STATE: dict[str, Any] = {"dir": Path(), "debug": False}
+# "dir": the stack (-C, else the nearest mlstack.yaml upward); "here": -C or the cwd, for init
+STATE: dict[str, Any] = {"dir": Path(), "here": Path(), "debug": False}
 
 
 def command(*args: Any, **kwargs: Any) -> Callable[[Callable[..., Any]], Any]:
@@ -46,8 +47,12 @@ def _print_version(value: bool) -> None:
 
 @app.callback()
 def main_options(
-    project_dir: Path = typer.Option(
-        Path(), "--dir", "-C", help="Project directory.", file_okay=False
+    project_dir: Path | None = typer.Option(
+        None,
+        "--dir",
+        "-C",
+        help="Project directory (default: the nearest one upward with mlstack.yaml).",
+        file_okay=False,
     ),
     debug: bool = typer.Option(False, "--debug", help="Show tracebacks of internal errors."),
     version: bool = typer.Option(
@@ -55,7 +60,11 @@ def main_options(
     ),
 ) -> None:
     """Compose, check and run a containerised ML stack in one command."""
-    STATE.update(dir=project_dir, debug=debug)
+    STATE.update(dir=project_dir, here=project_dir or Path(), debug=debug)
+    if project_dir is None:  # as compose and git: the nearest stack upward, else here
+        from mlstack.spec.project_root import find_project
+
+        STATE["dir"] = find_project(Path.cwd()) or Path()
 
 
 def _print_steps(steps: list[Any], verbose: bool = True) -> None:
@@ -95,7 +104,7 @@ def init(
     from mlstack.render.generate import init_project
     from mlstack.spec.answers import InitOptions
 
-    root = directory or STATE["dir"]
+    root = directory or STATE["here"]
     gpu_default, gpu_per_service = gpu_flags(gpu)
     options = InitOptions(
         name=name,
@@ -118,7 +127,7 @@ def init(
         raise as_flag_error(exc) from exc
     _print_steps(result.steps)
     if not dry_run:
-        run = "mlstack" if root == STATE["dir"] else f"mlstack -C {root}"
+        run = "mlstack" if root == STATE["here"] else f"mlstack -C {root}"
         typer.echo(
             f"\nStack {result.spec.name!r} is ready in {root}. Next: "
             f"`{run} up` (or `{run} doctor` to check this machine first)."
