@@ -3,7 +3,9 @@
 from mlstack.cli.app import app, main
 from mlstack.cli.attach_cmds import register as _register_attach
 from mlstack.cli.export_cmds import register as _register_exports
+from mlstack.cli.look_cmds import register as _register_look
 
+_register_look()
 _register_attach()
 _register_exports(app)
 

@@ -126,7 +126,9 @@ def init(
     except InputError as exc:
         raise as_flag_error(exc) from exc
     _print_steps(result.steps)
-    if not dry_run:
+    if dry_run:
+        typer.echo(DRY_RUN_DONE)
+    else:
         run = "mlstack" if root == STATE["here"] else f"mlstack -C {root}"
         typer.echo(
             f"\nStack {result.spec.name!r} is ready in {root}. Next: "
@@ -145,26 +147,41 @@ def components() -> None:
         typer.echo(f"{frag.name:<10} {frag.summary}{tag}")
 
 
+DRY_RUN = typer.Option(False, "--dry-run", help="Print the plan; write nothing.")
+DRY_RUN_DONE = "dry run: nothing was written"
+
+
 @command()
 def add(
     names: list[str] = typer.Argument(..., help="Components to add."),
     force: bool = typer.Option(False, help="Overwrite edited files (keeps .bak)."),
+    dry_run: bool = DRY_RUN,
 ) -> None:
     """Add components to mlstack.yaml and re-render."""
     from mlstack.render.generate import change_components
 
-    _print_steps(change_components(STATE["dir"], add=names, force=force).steps, verbose=False)
+    result = change_components(STATE["dir"], add=names, force=force, dry_run=dry_run)
+    if result.already:
+        nothing = "; nothing changed" if not result.steps else ""
+        typer.echo(f"already in the stack: {', '.join(result.already)}{nothing}")
+    _print_steps(result.steps, verbose=dry_run)
+    if dry_run:
+        typer.echo(DRY_RUN_DONE)
 
 
 @command()
 def remove(
     names: list[str] = typer.Argument(..., help="Components to remove."),
     force: bool = typer.Option(False, help="Overwrite edited files (keeps .bak)."),
+    dry_run: bool = DRY_RUN,
 ) -> None:
     """Remove components from mlstack.yaml and re-render."""
     from mlstack.render.generate import change_components
 
-    _print_steps(change_components(STATE["dir"], remove=names, force=force).steps, verbose=False)
+    result = change_components(STATE["dir"], remove=names, force=force, dry_run=dry_run)
+    _print_steps(result.steps, verbose=dry_run)
+    if dry_run:
+        typer.echo(DRY_RUN_DONE)
 
 
 @command()
@@ -186,6 +203,8 @@ def render(
         typer.echo("no drift: the files match mlstack.yaml")
         return
     _print_steps(result.steps, verbose=dry_run)
+    if dry_run:
+        typer.echo(DRY_RUN_DONE)
 
 
 @command()
@@ -224,32 +243,6 @@ def up(
 
 
 @command()
-def status(
-    profile: Profile = PROFILE,
-    as_json: bool = typer.Option(False, "--json", help="Stable JSON for scripts."),
-    show_secrets: bool = typer.Option(
-        False, "--show-secrets", help="Print tokens and passwords inside the URLs."
-    ),
-) -> None:
-    """Show state, health and how to get in (URLs, tokens)."""
-    from mlstack.run.status_view import status_view
-
-    view = status_view(STATE["dir"], profile, show_secrets)
-    if as_json:
-        import json
-
-        from mlstack.run.status_view import view_json
-
-        typer.echo(json.dumps(view_json(view), indent=2))
-    else:
-        from mlstack.cli.console import print_status
-
-        print_status(view)
-    if not view.ok:
-        raise typer.Exit(ExitCode.FAILURE)
-
-
-@command()
 def down(
     volumes: bool = typer.Option(
         False, "--volumes", help="Also delete the named volumes (all the stack's data)."
@@ -270,23 +263,6 @@ def down(
         typer.confirm("Delete every named volume of this stack (all its data)?", abort=True)
     run_down(STATE["dir"], volumes)
     typer.echo("stopped" + (" and deleted the volumes" if volumes else "; data volumes kept"))
-
-
-@command()
-def logs(
-    service: list[str] = typer.Argument(None, help="Services (default: all)."),
-    follow: bool = typer.Option(False, "--follow", "-f", help="Keep printing."),
-    tail: int | None = typer.Option(None, "--tail", "-n", min=0, help="Last N lines of each."),
-    since: str | None = typer.Option(None, help="Since a time (2026-01-02T15:04:05) or 10m."),
-    timestamps: bool = typer.Option(False, "--timestamps", "-t", help="Show timestamps."),
-) -> None:
-    """Print the stack's logs (all services, or the ones named)."""
-    from mlstack.run.operate import logs as run_logs
-    from mlstack.run.records import LogOptions
-
-    options = LogOptions(follow, tail, since, timestamps)
-    for line in run_logs(STATE["dir"], service or [], options=options):
-        typer.echo(line, nl=False)
 
 
 @command()

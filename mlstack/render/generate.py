@@ -10,7 +10,7 @@ from __future__ import annotations
 import contextlib
 import os
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -44,6 +44,7 @@ class Result:
     steps: list[Step]
     spec: StackSpec
     model: ComposeModel
+    already: tuple[str, ...] = ()  # ``add``: the components the stack had already
 
     @property
     def drift(self) -> list[Step]:
@@ -171,6 +172,10 @@ def _change(
     catalog = _load_catalog(root)
     doc = _load_doc(root, load_document)
     components = doc["components"]
+    already = tuple(name for name in add if name in components)
+    if already and len(set(already)) == len(set(add)) and not remove:  # nothing to change
+        spec = spec_from_document(doc, catalog, root=root)
+        return Result([], spec, plan_stack(root, spec, catalog)[1], already)
     for name in add:
         if name not in components:
             components.append(name)
@@ -185,7 +190,8 @@ def _change(
         components.remove(name)
     _drop_stale_choices(doc, set(remove))
     text = dump_document(doc)
-    return _rerender(root, catalog, doc, PlannedFile(SPEC_FILE, text, SCAFFOLD), force, dry_run)
+    result = _rerender(root, catalog, doc, PlannedFile(SPEC_FILE, text, SCAFFOLD), force, dry_run)
+    return replace(result, already=already)
 
 
 def _rerender(
