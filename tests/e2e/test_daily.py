@@ -8,6 +8,11 @@ JupyterLab (the stand-in installs it), so its token URL is checked against its o
 from __future__ import annotations
 
 import json
+import os
+import pty
+import subprocess
+import sys
+import time
 import urllib.error
 import urllib.request
 
@@ -62,6 +67,44 @@ def test_exec_runs_in_the_service_as_its_non_root_user(daily):
     assert done.stdout.strip() == "1000"
     failed = mlstack(daily, "exec", "jupyter", "--", "sh", "-c", "exit 4")
     assert failed.returncode == 4
+
+
+def in_a_terminal(root, *args: str, typed: bytes = b"", timeout: float = 120) -> tuple[int, str]:
+    """Run the CLI with a pseudo-terminal as stdin, stdout and stderr, as a user's shell does;
+    ``typed`` is what the user types."""
+    leader, follower = pty.openpty()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "mlstack", "-C", str(root), *args],
+        stdin=follower,
+        stdout=follower,
+        stderr=follower,
+        close_fds=True,
+    )
+    os.close(follower)
+    os.write(leader, typed)
+    chunks = []
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            chunk = os.read(leader, 4096)
+        except OSError:  # the terminal closed: every process on it has exited
+            break
+        if not chunk:
+            break
+        chunks.append(chunk)
+    os.close(leader)
+    return proc.wait(timeout=30), b"".join(chunks).decode(errors="replace")
+
+
+def test_exec_and_shell_hand_the_users_terminal_through(daily):
+    code, text = in_a_terminal(daily, "exec", "jupyter", "--", "tty")
+    assert code == 0, text
+    assert "/dev/pts/" in text  # compose allocated a TTY in the container: ours reached it
+    code, text = in_a_terminal(
+        daily, "shell", "jupyter", typed=b"echo $((6*7))-$(id -un)\nexit 5\n"
+    )
+    assert code == 5, text  # the shell read what was typed, and its exit code came back
+    assert "42-jovyan" in text
 
 
 def test_status_token_url_logs_into_the_live_jupyter(daily):
