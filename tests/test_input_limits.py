@@ -19,7 +19,7 @@ import pytest
 
 from mlstack.errors import ExitCode, InputError
 from mlstack.render.compose_model import build_compose, image_defaults
-from mlstack.render.envfile import read_env
+from mlstack.render.envfile import check_env, read_env
 from mlstack.render.published import published_ports
 from mlstack.run.masking import mask, secret_values
 from mlstack.spec import cache, limits
@@ -407,6 +407,40 @@ def test_interpolation_is_read_the_way_compose_reads_it(
         text=True,
         check=False,
         env={**os.environ, "A": "a", "B": "b", "NAME": "n"},
+    )
+    assert (done.returncode == 0) is valid, done.stderr
+
+
+ENV_FILES = {  # what Compose 2.x makes of each .env (checked against it below)
+    'A=1\nY="x\nB=2\n': False,
+    "Y='x\nB=2\n": False,
+    'X="a\\"\n': False,
+    'Y="multi\nline"\n': True,
+    "Y='multi\nline'\n": True,
+    'X="a\\"b"\n': True,
+    '# Y="x\n': True,
+    'Y=a"b\n': True,
+}
+
+
+@pytest.mark.parametrize(("text", "valid"), list(ENV_FILES.items()))
+def test_env_quotes_are_read_the_way_compose_reads_them(
+    tmp_path: Path, require: Any, text: str, valid: bool
+) -> None:
+    if valid:
+        check_env(text)
+    else:
+        with pytest.raises(InputError) as caught:
+            check_env(text)
+        assert caught.value.file == ".env" and caught.value.field in ("X", "Y")
+    require("docker compose")
+    (tmp_path / ".env").write_text(text)
+    (tmp_path / "compose.yaml").write_text('{"services": {"s": {"image": "x"}}}')
+    done = subprocess.run(
+        ["docker", "compose", "--project-directory", str(tmp_path), "config", "--quiet"],
+        capture_output=True,
+        text=True,
+        check=False,
     )
     assert (done.returncode == 0) is valid, done.stderr
 

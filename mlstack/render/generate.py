@@ -14,7 +14,7 @@ from mlstack.errors import InputError
 from mlstack.layout import SPEC_FILE
 from mlstack.render.compose_model import ComposeModel, build_compose
 from mlstack.render.disk import apply, read_record, read_text, snapshot
-from mlstack.render.envfile import fill_secrets, parse_env, read_env, secret_names
+from mlstack.render.envfile import check_env, fill_secrets, parse_env, read_env, secret_names
 from mlstack.render.plan import SCAFFOLD, Action, PlannedFile, Step, plan
 from mlstack.render.stack_files import stack_files
 from mlstack.spec.answers import FLAGS, Answers, spec_document
@@ -49,6 +49,7 @@ def plan_stack(
     """Plan every file of the stack against what is on disk now."""
     model = build_compose(spec, catalog, load_rules("dev"), load_rules("prod"))
     current_env = read_env(root)
+    check_env(current_env or "")
     env = fill_secrets(secret_names(spec, catalog), parse_env(current_env or ""))
     files = [
         *extra,
