@@ -340,6 +340,8 @@ def fragment_error(name: str = "api", **change: Any) -> InputError:
             "${HOST:=localhost} is not a variable",
         ),
         ({"provides": {"URL": "http://${HOST"}}, "provides.URL", "${ without its }"),
+        ({"prod": {"read_only": "maybe"}}, "prod.read_only", "true or false (or ${VAR})"),
+        ({"service": {"pids_limit": "lots"}}, "service.pids_limit", "a whole number (or"),
     ],
 )
 def test_fragment_values_that_would_render_invalid_compose_are_refused(
