@@ -341,7 +341,7 @@ def fragment_error(name: str = "api", **change: Any) -> InputError:
         ),
         ({"provides": {"URL": "http://${HOST"}}, "provides.URL", "${ without its }"),
         ({"prod": {"read_only": "maybe"}}, "prod.read_only", "true or false (or ${VAR})"),
-        ({"service": {"pids_limit": "lots"}}, "service.pids_limit", "a whole number (or"),
+        ({"service": {"pids_limit": "lots"}}, "service.pids_limit", "a number (or ${VAR})"),
     ],
 )
 def test_fragment_values_that_would_render_invalid_compose_are_refused(
