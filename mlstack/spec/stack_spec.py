@@ -96,7 +96,7 @@ def _components(names: list[str], catalog: Catalog, source: str) -> tuple[str, .
 def _gpu(
     data: dict[str, Any], components: tuple[str, ...], catalog: Catalog, source: str
 ) -> dict[str, Devices]:
-    devices = _devices(data.get("devices", "none"))
+    devices = _devices(data.get("devices", "none"), source, "gpu.devices")
     capable = [c for c in components if catalog[c].gpu]
     chosen = data.get("services", capable)
     if isinstance(chosen, dict):  # per-service choices on top of the default for the others
@@ -111,13 +111,20 @@ def _gpu(
                 f"{name} is not a GPU-capable service of this stack",
                 f"choose among: {', '.join(capable) or 'none (add api, jupyter or trainer)'}",
             )
-    wanted = {name: _devices(d) for name, d in per_service.items()}
+    wanted = {name: _devices(d, source, f"gpu.services.{name}") for name, d in per_service.items()}
     return {name: d for name, d in wanted.items() if d != "none"}
 
 
-def _devices(value: Any) -> Devices:
+def _devices(value: Any, source: str, field: str) -> Devices:
+    """A GPU request; device ids as strings, each once (0 and "0" are the same GPU)."""
     if isinstance(value, list):
-        return tuple(str(v) for v in value)
+        ids = tuple(str(v) for v in value)
+        twice = [i for n, i in enumerate(ids) if i in ids[:n]]
+        if twice:
+            raise InputError(
+                source, field, f"device {twice[0]} is listed twice", "list each GPU once"
+            )
+        return ids
     return value
 
 
