@@ -10,6 +10,7 @@ import datetime
 import json
 import os
 import subprocess
+import sys
 import time
 import warnings
 from pathlib import Path
@@ -465,6 +466,19 @@ def test_every_env_value_and_secret_looking_text_is_masked() -> None:
     )
 
 
-def test_tests_do_not_write_the_real_cache() -> None:
-    assert os.environ["XDG_CACHE_HOME"] != str(Path.home() / ".cache")
+def test_collecting_the_tests_does_not_write_the_real_cache(tmp_path: Path) -> None:
+    """Was: test modules load the catalog at import, before any fixture: into ~/.cache."""
+    env = {k: v for k, v in os.environ.items() if k not in ("XDG_CACHE_HOME", "MLSTACK_NO_CACHE")}
+    tests = Path(__file__).resolve().parent
+    modules = [str(tests / "test_spec.py"), str(tests / "test_compose.py")]
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", "--collect-only", "-qp", "no:cacheprovider", *modules],
+        capture_output=True,
+        text=True,
+        check=False,
+        env={**env, "HOME": str(tmp_path)},
+        cwd=tests.parent,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert not (tmp_path / ".cache").exists()
     assert cache.cache_dir().is_relative_to(Path(os.environ["XDG_CACHE_HOME"]))
