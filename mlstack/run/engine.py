@@ -23,7 +23,7 @@ from mlstack.machine.docker_info import EngineInfo, parse_compose_version, parse
 from mlstack.render.envfile import parse_env, read_env
 from mlstack.run.engine_attached import AttachedCalls
 from mlstack.run.masking import mask, secret_values
-from mlstack.run.records import LogOptions, ServiceState
+from mlstack.run.records import LogOptions, ServiceState, parse_ps
 
 INSTALL_ENGINE = (
     "install Docker Engine (Debian/Ubuntu: `sudo apt-get install docker.io`; "
@@ -292,21 +292,3 @@ class Engine(AttachedCalls):
     def image_exists(self, reference: str) -> bool:
         """Whether the engine has an image locally."""
         return bool(self.docker.image.exists(reference))
-
-
-def parse_ps(text: str) -> list[ServiceState]:
-    """``docker compose ps --format json``: a JSON array (older 2.x) or one object a line."""
-    text = text.strip()
-    if not text:
-        return []
-    rows = json.loads(text) if text.startswith("[") else [json.loads(x) for x in text.splitlines()]
-    return [
-        ServiceState(
-            service=r["Service"],
-            container=r["Name"],
-            state=r["State"],
-            health=r.get("Health", ""),
-            exit_code=r.get("ExitCode"),
-        )
-        for r in rows
-    ]
