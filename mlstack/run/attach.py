@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from mlstack.errors import InputError, MlstackError
+from mlstack.errors import ExitCode, InputError, MlstackError
 from mlstack.layout import ENV_FILE, Profile
 from mlstack.render.envfile import build_secret_values, parse_env
 from mlstack.render.published import long_running
@@ -25,7 +25,7 @@ SHELL = ("sh", "-c", "command -v bash >/dev/null 2>&1 && exec bash || exec sh")
 class NotRunningError(MlstackError):
     """A service that must be running is not (exit 1: the stack, not the input, is the cause)."""
 
-    exit_code = 1
+    exit_code = ExitCode.FAILURE
 
 
 def run_job(
