@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import sys
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
 
@@ -39,12 +41,43 @@ def host_defaults(root: Path) -> tuple[Answers, GpuScan]:
     return Answers(default_name(root), (*DEFAULT_COMPONENTS, "trainer"), ALL_GPUS, cuda=cuda), scan
 
 
-def gather_answers(root: Path, options: InitOptions, interactive: bool) -> Answers:
-    """Answers from flags; the wizard asks whatever the flags left open unless ``--yes``."""
+def trainer_python(answers: Answers) -> str | None:
+    """The Python a GPU trainer has (its CUDA image's Ubuntu's); None without a GPU trainer."""
+    from mlstack.machine.cuda import image_python
+
+    if "trainer" not in answers.components:
+        return None
+    listed = answers.gpu_services is None or "trainer" in answers.gpu_services
+    choice = answers.gpu_per_service.get("trainer", answers.gpu if listed else NO_GPU)
+    return image_python(answers.cuda) if choice.wanted else None
+
+
+@dataclass(frozen=True)
+class Gathered:
+    """``init``'s answers, and what to tell the user about them (choices made, warnings)."""
+
+    answers: Answers
+    notes: list[str]
+
+
+def gather_answers(root: Path, options: InitOptions, interactive: bool, force: bool) -> Gathered:
+    """Answers from flags; the wizard asks whatever the flags left open unless ``--yes``.
+
+    Input that cannot be right, and an existing stack, are refused before the first question.
+    """
+    from mlstack.cli.init_checks import check_options, check_target, gpu_warnings
+    from mlstack.cli.wizard_summary import decided_lines
+
+    check_options(root, options)
+    check_target(root, force)
     defaults, scan = host_defaults(root)
     answers = answers_from(options, defaults)
+    if "python" not in options.given():  # a GPU trainer's Python is its image's
+        answers = dataclasses.replace(answers, python=trainer_python(answers) or answers.python)
     if not interactive:
-        return answers
+        return Gathered(
+            answers, decided_lines(answers, options.given(), scan) + gpu_warnings(answers, scan)
+        )
     if not sys.stdin.isatty():
         raise InputError(
             "mlstack init",
@@ -54,7 +87,8 @@ def gather_answers(root: Path, options: InitOptions, interactive: bool) -> Answe
         )
     from mlstack.cli.wizard import run_wizard
 
-    return run_wizard(answers, options.given(), scan)
+    answers = run_wizard(answers, options.given(), scan)
+    return Gathered(answers, gpu_warnings(answers, scan))
 
 
 def gpu_flag(value: str) -> GpuChoice:
@@ -103,6 +137,7 @@ def parse_pairs(
 
 
 def split_list(value: str | None) -> tuple[str, ...] | None:
-    """``--with api,redis`` -> ("api", "redis"); None when the flag was not given (or empty)."""
-    parts = tuple(part.strip() for part in (value or "").split(",") if part.strip())
-    return parts or None
+    """``--with api,redis`` -> ("api", "redis"); None when the flag was not given, () if empty."""
+    if value is None:
+        return None
+    return tuple(part.strip() for part in value.split(",") if part.strip())

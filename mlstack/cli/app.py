@@ -96,9 +96,11 @@ def init(
         ca_bundle=ca_bundle,
         pip_index_url=pip_index_url,
     )
-    answers = gather_answers(root, options, interactive=not yes)
+    gathered = gather_answers(root, options, interactive=not yes, force=force)
+    for note in gathered.notes:
+        typer.echo(note, err=note.startswith("warning"))
     try:
-        result = init_project(root, answers, force=force, dry_run=dry_run)
+        result = init_project(root, gathered.answers, force=force, dry_run=dry_run)
     except InputError as exc:
         raise as_flag_error(exc) from exc
     _print_steps(result.steps)
