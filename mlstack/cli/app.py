@@ -97,12 +97,12 @@ def init(
         pip_index_url=pip_index_url,
     )
     gathered = gather_answers(root, options, interactive=not yes, force=force)
-    for note in gathered.notes:
-        typer.echo(note, err=note.startswith("warning"))
     try:
         result = init_project(root, gathered.answers, force=force, dry_run=dry_run)
     except InputError as exc:
         raise as_flag_error(exc) from exc
+    for note in gathered.notes:  # what init chose on its own, and warnings: once it worked
+        typer.echo(note, err=note.startswith("warning"))
     _print_steps(result.steps)
     if not dry_run:
         run = "mlstack" if root == STATE["dir"] else f"mlstack -C {root}"
