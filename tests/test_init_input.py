@@ -128,3 +128,33 @@ def test_a_count_beyond_the_host_fails_doctor(fake_smi: Any, tmp_path: Path) -> 
     env = fake_environment(FakeEngine(), scan=scan_gpus())
     driver = {c.id: c for c in run_doctor(root, env=env)}["gpu.driver"]
     assert driver.status == "fail" and "asks for 2 GPUs, this host has 1" in driver.found
+
+
+@pytest.mark.parametrize(
+    "args", [("--name", "Bad"), ("--port", "api=70000"), ("--image", "python=bad^ref")]
+)
+def test_a_bad_flag_is_fixed_by_the_flag_not_a_file_that_is_not_there(
+    tmp_path: Path, args: tuple[str, str]
+) -> None:
+    root = tmp_path / "s"
+    done = init(root, "--with", "api", *args)
+    assert done.exit_code == 2, done.output
+    assert f"fix: change {args[0]} (`mlstack init --help`)" in done.output
+    assert "edit mlstack.yaml" not in done.output and not root.exists()
+
+
+@pytest.mark.parametrize(
+    ("line", "key", "example"),
+    [("python: 3.10", "python", '"3.12"'), ("cuda: 12.10", "cuda", '"12.8.1"')],
+)
+def test_a_version_yaml_read_as_a_number_says_to_quote_it(
+    tmp_path: Path, make_stack: Any, cli: Any, line: str, key: str, example: str
+) -> None:
+    root = make_stack(tmp_path / "s", "--with", "api")
+    spec = root / "mlstack.yaml"
+    lines = [line if ln.startswith(f"{key}:") else ln for ln in spec.read_text().splitlines()]
+    spec.write_text("\n".join(lines) + "\n")
+    done = cli("-C", root, "render")
+    assert done.exit_code == 2, done.output
+    assert f"mlstack.yaml: {key}:" in done.output
+    assert f"fix: quote the value, e.g. {key}: {example}" in done.output

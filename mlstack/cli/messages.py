@@ -44,11 +44,15 @@ def as_flag_error(error: InputError) -> InputError:
     any other error is returned as it is.
     """
     from mlstack.spec.answers import INIT_SOURCE  # not at start-up: it loads the spec stage
+    from mlstack.spec.stack_spec import FIX as EDIT_THE_FILE
 
     top = error.field.split(".")[0].split("[")[0]
     if error.source != INIT_SOURCE or top not in INIT_FLAGS:
         return error
-    return InputError(INIT_SOURCE, f"{INIT_FLAGS[top]} ({error.field})", error.problem, error.fix)
+    flag = INIT_FLAGS[top]
+    # mlstack.yaml does not exist yet: the fix is the flag, not an edit of the file
+    fix = f"change {flag} (`mlstack init --help`)" if error.fix == EDIT_THE_FILE else error.fix
+    return InputError(INIT_SOURCE, f"{flag} ({error.field})", error.problem, fix)
 
 
 def handled(func: Callable[..., Any], debug: Callable[[], bool]) -> Callable[..., Any]:
