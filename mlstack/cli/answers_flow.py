@@ -12,7 +12,13 @@ from typing import TypeVar
 
 from mlstack.errors import InputError
 from mlstack.machine.host import GpuScan
-from mlstack.spec.answers import DEFAULT_COMPONENTS, Answers, InitOptions, answers_from
+from mlstack.spec.answers import (
+    DEFAULT_COMPONENTS,
+    Answers,
+    InitOptions,
+    answers_from,
+    trainer_python,
+)
 from mlstack.spec.gpu_choice import ALL_GPUS, NO_GPU, GpuChoice
 from mlstack.spec.stack_spec import DEFAULT_CUDA
 
@@ -39,17 +45,6 @@ def host_defaults(root: Path) -> tuple[Answers, GpuScan]:
         return Answers(default_name(root), DEFAULT_COMPONENTS, NO_GPU, cuda=DEFAULT_CUDA), scan
     cuda = next(iter(trainable_native_releases(scan.driver)), DEFAULT_CUDA)
     return Answers(default_name(root), (*DEFAULT_COMPONENTS, "trainer"), ALL_GPUS, cuda=cuda), scan
-
-
-def trainer_python(answers: Answers) -> str | None:
-    """The Python a GPU trainer has (its CUDA image's Ubuntu's); None without a GPU trainer."""
-    from mlstack.machine.cuda import image_python
-
-    if "trainer" not in answers.components:
-        return None
-    listed = answers.gpu_services is None or "trainer" in answers.gpu_services
-    choice = answers.gpu_per_service.get("trainer", answers.gpu if listed else NO_GPU)
-    return image_python(answers.cuda) if choice.wanted else None
 
 
 @dataclass(frozen=True)

@@ -14,11 +14,10 @@ from typing import Any
 import questionary
 from prompt_toolkit.key_binding import KeyBindings, merge_key_bindings
 
-from mlstack.cli.answers_flow import trainer_python
 from mlstack.cli.wizard_summary import summary_lines
 from mlstack.errors import ExitCode, MlstackError
 from mlstack.machine.host import GpuScan
-from mlstack.spec.answers import Answers
+from mlstack.spec.answers import Answers, trainer_python
 from mlstack.spec.catalog import load_catalog
 from mlstack.spec.gpu_choice import ALL_GPUS, NO_GPU, GpuChoice
 from mlstack.spec.stack_spec import field_problem
