@@ -158,3 +158,30 @@ def test_a_version_yaml_read_as_a_number_says_to_quote_it(
     assert done.exit_code == 2, done.output
     assert f"mlstack.yaml: {key}:" in done.output
     assert f"fix: quote the value, e.g. {key}: {example}" in done.output
+
+
+@pytest.mark.parametrize(
+    ("field", "asked", "said"),
+    [
+        ("components[0]", {"components"}, 'the answer to "Components" (components[0])'),
+        ("components[0]", set(), "--with (components[0])"),
+        ("gpu.services.trainer", {"gpu"}, "--gpu-services / --gpu SERVICE=SPEC"),
+        ("build.ca_bundle", set(), "--ca-bundle (build.ca_bundle)"),
+        ("shm_size", {"shm_size"}, 'the answer to "/dev/shm size" (shm_size)'),
+    ],
+)
+def test_an_error_names_what_the_user_used(field: str, asked: set[str], said: str) -> None:
+    """Flags for flags, the wizard's question for an answer, never the file init has not written."""
+    from mlstack.cli.messages import as_flag_error
+    from mlstack.errors import InputError
+    from mlstack.spec.stack_spec import FIX
+
+    error = as_flag_error(InputError("mlstack init", field, "bad", FIX), frozenset(asked))
+    assert error.field.startswith(said), error.field
+    assert "mlstack.yaml" not in error.fix
+
+
+def test_a_gpu_services_error_is_named_as_its_flag(tmp_path: Path) -> None:
+    done = init(tmp_path / "s", "--with", "api", "--gpu-services", "trainer")
+    assert done.exit_code == 2, done.output
+    assert "--gpu-services / --gpu SERVICE=SPEC (gpu.services.trainer)" in done.output

@@ -53,6 +53,7 @@ class Gathered:
 
     answers: Answers
     notes: list[str]
+    asked: frozenset[str] = frozenset()  # the fields the wizard asked (errors name the question)
 
 
 def gather_answers(root: Path, options: InitOptions, interactive: bool, force: bool) -> Gathered:
@@ -80,10 +81,11 @@ def gather_answers(root: Path, options: InitOptions, interactive: bool, force: b
             "interactive session required",
             "pass --yes (with flags such as --with and --gpu) in scripts and CI",
         )
-    from mlstack.cli.wizard import run_wizard
+    from mlstack.cli.wizard import WIZARD_FIELDS, run_wizard
 
     answers = run_wizard(answers, options.given(), scan)
-    return Gathered(answers, gpu_warnings(answers, scan))
+    asked = frozenset(WIZARD_FIELDS) - options.given()
+    return Gathered(answers, gpu_warnings(answers, scan), asked)
 
 
 def gpu_flag(value: str) -> GpuChoice:

@@ -100,7 +100,7 @@ def init(
     try:
         result = init_project(root, gathered.answers, force=force, dry_run=dry_run)
     except InputError as exc:
-        raise as_flag_error(exc) from exc
+        raise as_flag_error(exc, gathered.asked) from exc
     for note in gathered.notes:  # what init chose on its own, and warnings: once it worked
         typer.echo(note, err=note.startswith("warning"))
     _print_steps(result.steps)

@@ -23,6 +23,7 @@ from mlstack.spec.gpu_choice import ALL_GPUS, NO_GPU, GpuChoice
 from mlstack.spec.stack_spec import field_problem
 
 PYTHONS = ["3.12", "3.11", "3.13"]
+WIZARD_FIELDS = ("name", "components", "gpu", "cuda", "shm_size", "python")  # what it may ask
 CANCELLED = "wizard cancelled: nothing was written"
 
 
