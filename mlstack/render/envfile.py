@@ -8,8 +8,9 @@ from pathlib import Path
 from mlstack.errors import InputError
 from mlstack.layout import ENV_FILE
 from mlstack.render.compose_model import port_variable
+from mlstack.spec import contain
 from mlstack.spec.catalog import Catalog
-from mlstack.spec.limits import read_bounded
+from mlstack.spec.limits import MAX_FILE_BYTES
 from mlstack.spec.stack_spec import StackSpec
 
 ENV_HEADER = (
@@ -26,10 +27,7 @@ def secret_names(spec: StackSpec, catalog: Catalog) -> list[str]:
 
 def read_env(root: Path) -> str | None:
     """The project's ``.env`` text (bounded like every input file), or None when there is none."""
-    try:
-        return read_bounded(root / ENV_FILE, ENV_FILE, root=root)
-    except FileNotFoundError:
-        return None
+    return contain.read_text(root, ENV_FILE, MAX_FILE_BYTES)  # no link, no FIFO, bounded
 
 
 def parse_env(text: str) -> dict[str, str]:
