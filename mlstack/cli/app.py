@@ -203,13 +203,16 @@ def status(
 
     from mlstack.run import operate
 
-    spec, reports = operate.status(STATE["dir"], profile)
+    spec, reports, gpu = operate.status(STATE["dir"], profile)
     if as_json:
-        typer.echo(json.dumps(operate.status_json(spec, profile, reports), indent=2))
+        typer.echo(json.dumps(operate.status_json(spec, profile, reports, gpu), indent=2))
     else:
         from mlstack.cli.console import health_table, out
+        from mlstack.cli.up_view import gpu_line
 
         out.print(health_table(reports, f"{spec.name} ({profile})"))
+        if gpu.services:
+            typer.echo(gpu_line(gpu))
     if not all(r.ok for r in reports):
         raise typer.Exit(ExitCode.FAILURE)
 

@@ -6,6 +6,15 @@ from typing import Any
 
 from mlstack.cli import console
 from mlstack.run import events
+from mlstack.run.gpu_host import GpuDecision
+
+
+def gpu_line(decision: GpuDecision) -> str:
+    """``gpu: ...`` as `up` prints it: which services get a GPU or run on CPU, and why."""
+    services = ", ".join(decision.services)
+    if decision.use_gpu:
+        return f"gpu: {services} use the GPU ({decision.reason})"
+    return f"gpu: {services} run on CPU on this host (gpu.mode optional): {decision.reason}"
 
 
 class UpView:
@@ -27,6 +36,8 @@ class UpView:
         elif isinstance(event, events.CheckWarning):
             check = event.check
             console.say(f"warning: {check.id}: {check.found}\n  fix: {check.fix}")
+        elif isinstance(event, events.GpuDecided):
+            console.say(gpu_line(event.decision))
         elif isinstance(event, events.Pulling):
             console.say(f"pulling: {', '.join(event.images)}")
         elif isinstance(event, events.Building):

@@ -7,6 +7,7 @@ from pathlib import Path
 from mlstack.errors import EngineError, MlstackError
 from mlstack.layout import Profile
 from mlstack.machine.docker_info import EngineInfo
+from mlstack.render.compose_model import overlay
 from mlstack.render.generate import Result, render_project
 from mlstack.render.published import long_running, published_ports
 from mlstack.run.checks import (
@@ -18,15 +19,13 @@ from mlstack.run.checks import (
     check_disk,
     check_engine,
     check_files,
-    check_gpu_cuda,
-    check_gpu_driver,
-    check_gpu_runtime,
     check_ports,
     check_shm,
     held_by_stack,
     images_of,
 )
 from mlstack.run.environment import REAL, Environment, StackEngine
+from mlstack.run.gpu_host import host_checks
 from mlstack.spec.catalog import load_catalog
 
 SPEC_CHECKS = ("gpu.driver", "gpu.runtime", "gpu.cuda", "shm", "ports", "disk")
@@ -54,12 +53,12 @@ def run_doctor(root: Path, profile: Profile = Profile.DEV, env: Environment = RE
     if engine is not None and info is not None:
         images = images_of(spec, catalog, long_running(spec, catalog)).values()
         missing = 0 if all(engine.image_exists(i) for i in images if i != "build") else None
+    decision, gpu = host_checks(spec, info, scan)  # optional: a GPU problem warns (CPU here)
+    model = overlay(result.model.base, result.model.gpu) if decision.use_gpu else result.model.base
     return [
         *checks,
-        check_gpu_driver(spec, scan),
-        check_gpu_runtime(spec, info),
-        check_gpu_cuda(spec, scan),
-        check_shm(result.model.base["services"]),
+        *gpu,
+        check_shm(model["services"]),
         check_ports(ports, held_by_stack(ports, states), container_on),
         check_disk(info.docker_root_dir if info else None, missing),
         check_files(_drifted(result)),

@@ -65,9 +65,19 @@ class Engine:
         self.root = root
         self.profile = Profile(profile)
         self.extra_secrets = tuple(secrets)
+        self.files = self.profile.compose_files
+        self.add_files(())
+
+    def add_files(self, names: tuple[str, ...]) -> None:
+        """Add compose files after the profile's base, before its override (GPU hosts).
+
+        In the order of COMPOSE_FILE in README: compose.yaml, compose.gpu.yaml, then dev/prod.
+        """
+        base, *rest = self.profile.compose_files
+        self.files = (base, *names, *rest)
         self.docker = DockerClient(
-            compose_files=[root / f for f in self.profile.compose_files],
-            compose_project_directory=root,
+            compose_files=[self.root / f for f in self.files],
+            compose_project_directory=self.root,
         )
 
     def masked(self, text: str) -> str:
@@ -121,7 +131,7 @@ class Engine:
         env: Mapping[str, str] | None = None,
     ) -> str:
         """Run ``docker compose`` with this profile's files (``env``: added to its environment)."""
-        return self.compose_files(self.profile.compose_files, *args, what=what, fix=fix, env=env)
+        return self.compose_files(self.files, *args, what=what, fix=fix, env=env)
 
     def compose_files(
         self,
