@@ -1,0 +1,86 @@
+"""The per-host GPU decision (issue 12): GPU present/absent x optional/required x a service that
+can or cannot use a GPU, on recorded nvidia-smi and docker info outputs."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from fakes import recorded_info
+from helpers import RECORDED
+
+from mlstack.machine.host import GpuScan
+from mlstack.machine.nvidia_smi import parse_nvidia_smi_csv
+from mlstack.run.gpu_host import host_checks
+from mlstack.spec.catalog import load_catalog
+from mlstack.spec.stack_spec import spec_from_document
+
+GPU_HOST = GpuScan(
+    tuple(parse_nvidia_smi_csv((RECORDED / "nvidia-smi-query-h100-x1.csv").read_text()))
+)
+NO_GPU = GpuScan((), "nvidia-smi is not installed (no NVIDIA driver on this host)")
+HOSTS = {
+    # an H100 with the NVIDIA runtime (CDI, Docker 28) / this CPU-only CI engine (Docker 20.10)
+    "gpu": (GPU_HOST, "docker-info-28.2.2-nvidia-cdi.json"),
+    "gpu-no-runtime": (GPU_HOST, "docker-info-20.10.24.json"),
+    "cpu": (NO_GPU, "docker-info-20.10.24.json"),
+}
+SERVICES = {"can": "jupyter", "cannot": "api"}  # the api: slim Python, no torch
+
+
+def spec(service: str, mode: str) -> Any:
+    doc = {"name": "t", "components": [service], "gpu": {"mode": mode, "devices": "all"}}
+    return spec_from_document(doc, load_catalog())
+
+
+@pytest.mark.parametrize("host", HOSTS)
+@pytest.mark.parametrize("mode", ["optional", "required"])
+@pytest.mark.parametrize("can", SERVICES)
+def test_decision_table(host: str, mode: str, can: str) -> None:
+    scan, info = HOSTS[host]
+    decision, checks = host_checks(spec(SERVICES[can], mode), recorded_info(info), scan)
+    statuses = {c.id: c.status for c in checks}
+    if can == "cannot":  # no GPU asked for: nothing to decide, nothing fails, anywhere
+        assert decision.services == () and not decision.use_gpu
+        assert decision.compose_files == () and "fail" not in statuses.values()
+        return
+    assert decision.services == ("jupyter",)
+    if host == "gpu":
+        assert decision.use_gpu and decision.on_cpu == ()
+        assert decision.compose_files == ("compose.gpu.yaml",)
+        assert set(statuses.values()) == {"ok"}
+        return
+    assert not decision.use_gpu and decision.on_cpu == ("jupyter",)
+    assert decision.compose_files == ()
+    failed = [c for c in checks if c.status != "ok"]
+    assert failed and decision.reason == "; ".join(
+        c.found.split(": jupyter run on")[0] for c in failed
+    )
+    if mode == "optional":  # CPU here: warnings, nothing stops `up`
+        assert {c.status for c in failed} == {"warn"}
+        assert all("jupyter run on CPU on this host" in c.found for c in failed)
+    else:  # required: the preflight stops, and the fix names the machine-local way out
+        assert {c.status for c in failed} == {"fail"}
+        assert all("gpu: {mode: optional}" in c.fix for c in failed)
+
+
+def test_a_missing_runtime_is_the_reason_on_a_gpu_host() -> None:
+    decision, _ = host_checks(spec("jupyter", "optional"), recorded_info(), GPU_HOST)
+    assert "Docker has no NVIDIA runtime" in decision.reason
+    assert decision.as_dict() == {
+        "mode": "optional",
+        "services": ["jupyter"],
+        "use_gpu": False,
+        "on_cpu": ["jupyter"],
+        "reason": decision.reason,
+    }
+
+
+def test_mode_defaults_to_optional_and_is_checked() -> None:
+    doc = {"name": "t", "components": ["jupyter"], "gpu": {"devices": "all"}}
+    assert spec_from_document(doc, load_catalog()).gpu_mode == "optional"
+    from mlstack.errors import InputError
+
+    with pytest.raises(InputError) as caught:
+        spec_from_document({**doc, "gpu": {"mode": "maybe"}}, load_catalog())
+    assert caught.value.field == "gpu.mode" and "optional" in str(caught.value)
