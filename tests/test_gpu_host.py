@@ -84,3 +84,63 @@ def test_mode_defaults_to_optional_and_is_checked() -> None:
     with pytest.raises(InputError) as caught:
         spec_from_document({**doc, "gpu": {"mode": "maybe"}}, load_catalog())
     assert caught.value.field == "gpu.mode" and "optional" in str(caught.value)
+
+
+def local_stack(tmp_path: Any, make_stack: Any, local: str | None) -> Any:
+    root = make_stack(tmp_path / "stack", "--with", "jupyter", "--gpu", "all", "--cuda", "12.8.1")
+    spec = root / "mlstack.yaml"
+    spec.write_text(spec.read_text().replace("gpu:\n", "gpu:\n  mode: required\n"))
+    if local is not None:
+        (root / "mlstack.local.yaml").write_text(local)
+    return root
+
+
+def test_local_gpu_mode_wins_over_the_committed_one(tmp_path: Any, make_stack: Any) -> None:
+    from mlstack.render.generate import render_project
+    from mlstack.spec.local import with_local
+
+    root = local_stack(tmp_path, make_stack, "gpu:\n  mode: optional\n")
+    committed = render_project(root).spec
+    assert committed.gpu_mode == "required"
+    assert with_local(committed, root).gpu_mode == "optional"
+    # never rendered into a committed file, never drift, and git-ignored
+    assert render_project(root, dry_run=True).drift == []
+    for path in root.rglob("*"):
+        if path.is_file() and path.name != "mlstack.local.yaml" and ".mlstack" not in path.parts:
+            assert "optional" not in path.read_text(errors="replace"), path
+    assert "mlstack.local.yaml" in (root / ".gitignore").read_text().splitlines()
+
+
+def test_doctor_reads_the_local_mode(tmp_path: Any, make_stack: Any) -> None:
+    from fakes import FakeEngine, fake_environment
+
+    from mlstack.run.doctor import run_doctor
+
+    engine = FakeEngine()
+    env = fake_environment(engine, scan=NO_GPU)
+    required = local_stack(tmp_path / "a", make_stack, None)
+    assert {c.id: c.status for c in run_doctor(required, env=env)}["gpu.driver"] == "fail"
+    local = local_stack(tmp_path / "b", make_stack, "gpu: {mode: optional}\n")
+    assert {c.id: c.status for c in run_doctor(local, env=env)}["gpu.driver"] == "warn"
+
+
+@pytest.mark.parametrize(
+    ("text", "field"),
+    [
+        ("ports: {api: 1}\n", "ports"),
+        ("gpu: {mode: maybe}\n", "gpu.mode"),
+        ("gpu: {devices: all}\n", "gpu"),
+        ("- gpu\n", ""),
+    ],
+)
+def test_a_bad_local_file_names_the_field(
+    tmp_path: Any, make_stack: Any, text: str, field: str
+) -> None:
+    from mlstack.errors import InputError
+    from mlstack.spec.local import load_local
+
+    root = local_stack(tmp_path, make_stack, text)
+    with pytest.raises(InputError) as caught:
+        load_local(root)
+    assert (caught.value.source, caught.value.field) == ("mlstack.local.yaml", field)
+    assert caught.value.exit_code == 2

@@ -27,6 +27,7 @@ from mlstack.run.checks import (
 from mlstack.run.environment import REAL, Environment, StackEngine
 from mlstack.run.gpu_host import host_checks
 from mlstack.spec.catalog import load_catalog
+from mlstack.spec.local import with_local
 
 SPEC_CHECKS = ("gpu.driver", "gpu.runtime", "gpu.cuda", "shm", "ports", "disk")
 NOT_CHECKED = "not checked: no valid mlstack.yaml here"
@@ -38,13 +39,14 @@ def run_doctor(root: Path, profile: Profile = Profile.DEV, env: Environment = RE
     try:
         catalog = load_catalog(root)
         result = render_project(root, dry_run=True)
+        with_local(result.spec, root)  # a bad mlstack.local.yaml is reported like the spec
     except MlstackError as exc:
         return (
             checks
             + [Check(i, OK, NOT_CHECKED) for i in SPEC_CHECKS]
             + [check_files(None, exc), Check("allow", OK, NOT_CHECKED)]
         )
-    spec, scan = result.spec, env.scan_gpus()
+    spec, scan = with_local(result.spec, root), env.scan_gpus()
     ports = published_ports(root, spec, catalog, profile)
     states, container_on = {}, _no_container
     if engine is not None and info is not None and version is not None:

@@ -15,6 +15,7 @@ from mlstack.run import events
 from mlstack.run.environment import REAL, Environment, StackEngine
 from mlstack.run.events import OnEvent
 from mlstack.spec.catalog import Catalog, load_catalog
+from mlstack.spec.local import with_local
 from mlstack.spec.stack_spec import StackSpec, load_spec
 
 
@@ -46,4 +47,5 @@ def open_stack(
         spec = result.spec
     else:
         spec = load_spec(root, catalog)
+    spec = with_local(spec, root)  # mlstack.local.yaml: this machine's gpu.mode
     return Stack(root, spec, catalog, env.connect(root, profile), profile)

@@ -14,11 +14,12 @@ import tempfile
 from pathlib import Path
 
 from mlstack.errors import EngineError, InputError
-from mlstack.layout import BASE, DEV, ENV_FILE, PROD
+from mlstack.layout import BASE, DEV, ENV_FILE, LOCAL_FILE, PROD
 from mlstack.render.envfile import parse_env
 from mlstack.render.generate import Result, render_project
 from mlstack.render.plan import Action
 from mlstack.spec.catalog import load_catalog
+from mlstack.spec.local import load_local
 
 COMBINATIONS = {"base": (BASE,), "base+dev": (BASE, DEV), "base+prod": (BASE, PROD)}
 
@@ -31,6 +32,8 @@ def validate_project(root: Path) -> list[str]:
         f"fragments: {len(catalog)} valid",
         f"mlstack.yaml: valid ({len(result.spec.components)} components)",
     ]
+    if load_local(root):
+        lines.append(f"{LOCAL_FILE}: valid (this machine's settings)")
     lines += [f"allowed: {privilege.describe()}" for privilege in result.spec.allowed]
     lines += [
         f"unused allow entry: {entry} (nothing asks for it: remove it)"
