@@ -66,20 +66,14 @@ class Engine:
         self.root = root
         self.profile = Profile(profile)
         self.extra_secrets = tuple(secrets)
-        self.files = self.profile.compose_files
         self.add_files(())
 
     def add_files(self, names: tuple[str, ...]) -> None:
-        """Add compose files after the profile's base, before its override (GPU hosts).
-
-        In the order of COMPOSE_FILE in README: compose.yaml, compose.gpu.yaml, then dev/prod.
-        """
-        base, *rest = self.profile.compose_files
-        self.files = (base, *names, *rest)
-        self.docker = DockerClient(
-            compose_files=[self.root / f for f in self.files],
-            compose_project_directory=self.root,
-        )
+        """Add compose files between the base and the profile's (compose.gpu.yaml: GPU hosts)."""
+        base, rest = self.profile.compose_files
+        self.files = (base, *names, rest)
+        files = [self.root / f for f in self.files]
+        self.docker = DockerClient(compose_files=files, compose_project_directory=self.root)
 
     def masked(self, text: str) -> str:
         """``text`` without any secret of this stack (read now: ``.env`` may have just changed)."""
@@ -144,16 +138,8 @@ class Engine:
     ) -> str:
         """Run ``docker compose`` with the given files of the stack."""
         files = [a for f in names for a in ("-f", str(self.root / f))]
-        return self._run(
-            "compose",
-            "--project-directory",
-            str(self.root),
-            *files,
-            *args,
-            what=what,
-            fix=fix,
-            env=env,
-        )
+        head = ("compose", "--project-directory", str(self.root), *files)
+        return self._run(*head, *args, what=what, fix=fix, env=env)
 
     def build(self, services: list[str], secrets: Mapping[str, str]) -> None:
         """Build the services' images; ``secrets``: build-secret variables from .env.
