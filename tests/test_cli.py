@@ -272,6 +272,24 @@ def test_validate_runs_compose_config_on_every_combination(
         assert f"docker compose config ({label}): ok" in result.output.splitlines()
 
 
+@pytest.mark.judge  # runs `docker compose config` (where it is installed)
+def test_validate_judges_the_gpu_file_and_the_local_file(
+    tmp_path: Path, make_stack: Any, cli: Any, require: Any
+) -> None:
+    require("docker compose")
+    root = make_stack(tmp_path, "--with", "jupyter,redis", "--gpu", "all", "--cuda", "12.8.1")
+    (root / "mlstack.local.yaml").write_text("gpu: {mode: required}\n")
+    result = cli("-C", root, "validate")
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert "mlstack.local.yaml: valid (this machine's settings)" in lines
+    for label in ("base+gpu+dev", "base+gpu+prod"):
+        assert f"docker compose config ({label}): ok" in lines
+    (root / "mlstack.local.yaml").write_text("gpu: {mode: sometimes}\n")
+    bad = cli("-C", root, "validate")
+    assert bad.exit_code == 2 and "mlstack.local.yaml: gpu.mode: expected optional" in bad.output
+
+
 def test_validate_reports_a_bad_spec(tmp_path: Path, make_stack: Any, cli: Any) -> None:
     root = make_stack(tmp_path, "--with", "api,redis")
     spec = root / "mlstack.yaml"
