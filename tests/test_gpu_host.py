@@ -144,3 +144,24 @@ def test_a_bad_local_file_names_the_field(
         load_local(root)
     assert (caught.value.source, caught.value.field) == ("mlstack.local.yaml", field)
     assert caught.value.exit_code == 2
+
+
+def test_a_second_checkout_does_not_take_over_the_first(tmp_path: Any) -> None:
+    from mlstack.run.engine import parse_ps
+    from mlstack.run.neighbours import check_project
+
+    first, second = tmp_path / "first", tmp_path / "second"
+    first.mkdir()
+    second.mkdir()
+    row = (
+        '{"Service": "redis", "Name": "demo-redis-1", "State": "running", "Health": "healthy",'
+        ' "Labels": "com.docker.compose.project=demo,com.docker.compose.project.working_dir='
+        f'{first},com.docker.compose.service=redis"}}'
+    )
+    states = {s.service: s for s in parse_ps(row)}
+    assert states["redis"].working_dir == str(first)
+    assert check_project(first, states).status == "ok"
+    clash = check_project(second, states)
+    assert clash.status == "fail" and str(first) in clash.found and "demo-redis-1" in clash.found
+    assert "COMPOSE_PROJECT_NAME" in clash.fix and "*_HOST_PORT" in clash.fix
+    assert check_project(second, {}).status == "ok"

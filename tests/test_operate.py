@@ -176,7 +176,7 @@ def test_preflight_failure_starts_nothing_and_carries_the_checks(
     with pytest.raises(PreflightError) as caught:
         up(root, engine, profile=Profile.DEV)
     error = caught.value
-    assert [c.id for c in error.checks] == ["engine", "compose", "ports"]
+    assert [c.id for c in error.checks] == ["engine", "compose", "project", "ports"]
     [ports] = error.failed
     assert f"{port} (redis) is held by" in ports.found
     assert "REDIS_HOST_PORT" in ports.fix
@@ -215,6 +215,7 @@ def test_a_port_held_by_the_stacks_own_hyphenated_service_is_fine(
     assert [(c.id, c.status) for c in checks] == [
         ("engine", "ok"),
         ("compose", "ok"),
+        ("project", "ok"),  # two checkouts on one host (issue 12)
         ("ports", "ok"),
     ]
 

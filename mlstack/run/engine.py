@@ -22,7 +22,7 @@ from mlstack.layout import Profile
 from mlstack.machine.docker_info import EngineInfo, parse_compose_version, parse_docker_info
 from mlstack.render.envfile import parse_env, read_env
 from mlstack.run.masking import mask, secret_values
-from mlstack.run.records import ServiceState
+from mlstack.run.records import ServiceState, working_dir
 
 INSTALL_ENGINE = (
     "install Docker Engine (Debian/Ubuntu: `sudo apt-get install docker.io`; "
@@ -291,6 +291,7 @@ def parse_ps(text: str) -> list[ServiceState]:
             state=r["State"],
             health=r.get("Health", ""),
             exit_code=r.get("ExitCode"),
+            working_dir=working_dir(r.get("Labels") or ""),
         )
         for r in rows
     ]

@@ -20,6 +20,7 @@ from mlstack.run.checks import (
     images_of,
 )
 from mlstack.run.gpu_host import GpuDecision, decide, host_checks
+from mlstack.run.neighbours import check_project
 from mlstack.run.stack import Stack
 
 
@@ -50,7 +51,9 @@ def preflight(
         for p in published_ports(stack.root, stack.spec, stack.catalog, stack.profile)
         if p.service in services
     ]
-    own = held_by_stack(ports, stack.engine.states())
+    states = stack.engine.states()
+    checks.append(check_project(stack.root, states))
+    own = held_by_stack(ports, states)
     checks.append(check_ports(ports, own, stack.engine.container_on_port))
     decision = decide(stack.spec, [])
     if any(stack.spec.uses_gpu(s) for s in services):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import shutil
 from pathlib import Path
 
 import pytest
@@ -86,3 +87,43 @@ def test_gpu_mode_required_stops_the_preflight_here(gpu_rendered):
     assert "jupyter ask for a GPU" in done.stderr
     assert "gpu.mode is required" in done.stderr and "gpu: {mode: optional}" in done.stderr
     assert compose(root, "ps", "-a", "-q").stdout.strip() == ""
+
+
+def redis_cli(root: Path, *args: str) -> str:
+    done = compose(root, "exec", "-T", "redis", "redis-cli", *args)
+    assert done.returncode == 0, done.stderr
+    return done.stdout.strip()
+
+
+@pytest.fixture()
+def two_clones(tmp_path, e2e_images):
+    first, second = tmp_path / "first", tmp_path / "second"
+    init_stack(first, "e2etwo", "redis", {"redis": 26411}, e2e_images)
+    shutil.copytree(first, second, ignore=shutil.ignore_patterns(".env", ".mlstack"))
+    yield first, second
+    for root in (second, first):
+        done = compose(root, "down", "--volumes", "--remove-orphans", "--timeout", "5")
+        assert done.returncode == 0, done.stderr
+    destroy(first, "e2etwo")
+
+
+def test_two_clones_on_one_host(two_clones):
+    first, second = two_clones
+    mlstack(first, "up", "--timeout", "120", check=True)
+    assert redis_cli(first, "SET", "kept", "first") == "OK"
+    # the second clone has the same project name: its up must not take over the first's
+    taken = mlstack(second, "up", "--timeout", "60")
+    assert taken.returncode == 1, taken.stdout + taken.stderr
+    assert "preflight failed, nothing was started" in taken.stderr
+    assert f"the compose project is in use by the stack in {first}" in taken.stderr
+    assert "COMPOSE_PROJECT_NAME" in taken.stderr
+    env = second / ".env"  # machine-local: written by that up's render, never committed
+    env.write_text(env.read_text() + "COMPOSE_PROJECT_NAME=e2etwo-b\nREDIS_HOST_PORT=26412\n")
+    mlstack(second, "up", "--timeout", "120", check=True)
+    for root in (first, second):
+        status = mlstack(root, "status", "--json")
+        assert status.returncode == 0, status.stdout + status.stderr
+    assert redis_cli(second, "GET", "kept") == ""  # separate volumes
+    mlstack(second, "down", "--volumes", "--yes", check=True)
+    assert mlstack(first, "status", "--json").returncode == 0
+    assert redis_cli(first, "GET", "kept") == "first"  # the first one's data is still there
