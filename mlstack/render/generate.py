@@ -117,13 +117,13 @@ def init_project(
     root: Path, answers: Answers, force: bool = False, dry_run: bool = False
 ) -> Result:
     """Create mlstack.yaml from the answers and render the stack beside it."""
-    _refuse_existing(root, force)
+    refuse_existing(root, force)
     catalog = _load_catalog(root)
     doc = spec_document(answers)
     spec = spec_from_document(doc, catalog, INIT_SOURCE, root)  # the CLI names the flag
     spec_file = PlannedFile(SPEC_FILE, dump(doc, SPEC_HEADER), SCAFFOLD)
     with writing(root, dry_run):
-        _refuse_existing(root, force)  # again: another init may have won the lock
+        refuse_existing(root, force)  # again: another init may have won the lock
         action = _spec_action(root, spec_file)
         steps, model = plan_stack(
             root, spec, catalog, spec_file, action, index_credentials(answers)
@@ -131,7 +131,8 @@ def init_project(
         return _finish(root, Result(steps, spec, model), force, dry_run)
 
 
-def _refuse_existing(root: Path, force: bool) -> None:
+def refuse_existing(root: Path, force: bool) -> None:
+    """Refuse to init over a stack: before the wizard's first question, again under the lock."""
     if os.path.lexists(root / SPEC_FILE) and not force:
         raise InputError(
             str(root / SPEC_FILE),
