@@ -165,3 +165,12 @@ def test_a_second_checkout_does_not_take_over_the_first(tmp_path: Any) -> None:
     assert clash.status == "fail" and str(first) in clash.found and "demo-redis-1" in clash.found
     assert "COMPOSE_PROJECT_NAME" in clash.fix and "*_HOST_PORT" in clash.fix
     assert check_project(second, {}).status == "ok"
+
+
+def test_gpus_here_but_not_the_ones_asked_for_is_not_a_cpu_host() -> None:
+    doc = {"name": "t", "components": ["jupyter"], "gpu": {"devices": ["0", "7"]}}
+    info = recorded_info("docker-info-28.2.2-nvidia-cdi.json")
+    decision, checks = host_checks(spec_from_document(doc, load_catalog()), info, GPU_HOST)
+    driver = {c.id: c for c in checks}["gpu.driver"]
+    assert driver.status == "fail" and "7" in driver.found  # fix the choice; no silent CPU
+    assert not decision.use_gpu
