@@ -7,6 +7,8 @@ from enum import Enum
 SPEC_FILE = "mlstack.yaml"
 BASE, DEV, PROD = "compose.yaml", "compose.override.yaml", "compose.prod.yaml"
 ENV_FILE = ".env"
+GPU_FILE = "compose.gpu.yaml"  # the GPU reservations: applied only on hosts with a usable GPU
+LOCAL_FILE = "mlstack.local.yaml"  # this machine's settings (git-ignored)
 ENV_EXAMPLE = ".env.example"
 STATE_DIR = ".mlstack"
 MANIFEST = f"{STATE_DIR}/manifest.json"

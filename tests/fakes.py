@@ -101,6 +101,9 @@ class FakeEngine:
             raise self._version
         return self._version
 
+    def add_files(self, names: tuple[str, ...]) -> None:
+        self.calls.append(("add_files", *names))
+
     def compose(self, *args: str, what: str, fix: str = "") -> str:
         self.calls.append(("compose", *args))
         return ""

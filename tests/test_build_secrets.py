@@ -109,7 +109,11 @@ def test_the_credential_is_spliced_in_from_the_secret_inside_the_run_line() -> N
         in text
     )
     assert "needs PIP_INDEX_CREDENTIALS=user:token in .env" in text  # an empty secret says so
-    assert TOKEN not in text and "ARG " not in text and "ENV PIP" not in text
+    args = [line for line in text.splitlines() if line.startswith("ARG ")]
+    # the one ARG picks the base image (CPU or CUDA), before FROM: never a credential
+    assert args == ["ARG BASE_IMAGE=quay.io/jupyter/scipy-notebook:2026-07-28"]
+    assert TOKEN not in text
+    assert "ENV PIP" not in text
 
 
 @pytest.mark.parametrize(

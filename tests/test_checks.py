@@ -12,7 +12,7 @@ from mlstack.errors import EngineError
 from mlstack.machine.docker_info import parse_docker_info
 from mlstack.machine.host import GpuScan, port_holder
 from mlstack.machine.nvidia_smi import parse_nvidia_smi_csv
-from mlstack.render.compose_model import build_compose
+from mlstack.render.compose_model import build_compose, overlay
 from mlstack.render.published import Published
 from mlstack.run.checks import (
     GIB,
@@ -106,7 +106,9 @@ def test_gpu_runtime_accepts_the_container_toolkit_hook_on_path(tmp_path, monkey
 
 
 def services(stack):
-    return build_compose(stack, shipped_catalog(), rules("dev"), rules("prod")).base["services"]
+    """The services as a GPU host runs them: compose.yaml with compose.gpu.yaml over it."""
+    model = build_compose(stack, shipped_catalog(), rules("dev"), rules("prod"))
+    return overlay(model.base, model.gpu)["services"]
 
 
 def test_shm_warns_when_small_or_missing():
@@ -115,9 +117,9 @@ def test_shm_warns_when_small_or_missing():
     small = check_shm(services(spec(gpu={"devices": "all"}, shm_size="64m")))
     assert small.status == "warn" and "Bus error" in small.found
     edited = services(gpu_spec())
-    del edited["api"]["shm_size"]
+    del edited["jupyter"]["shm_size"]  # (issue 12: the api uses no GPU; jupyter does)
     bare = check_shm(edited)
-    assert bare.status == "warn" and "api use a GPU with Docker's 64 MB" in bare.found
+    assert bare.status == "warn" and "jupyter use a GPU with Docker's 64 MB" in bare.found
 
 
 def test_ports_names_the_process_holding_one():

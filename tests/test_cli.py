@@ -25,7 +25,7 @@ def test_components_lists_each_component_on_one_line(cli: Any) -> None:
     lines = result.output.splitlines()
     assert [line.split()[0] for line in lines] == list(ALL)
     tagged = {line.split()[0]: line.rsplit("[", 1)[-1] for line in lines if line.endswith("]")}
-    assert tagged == {"api": "gpu]", "jupyter": "gpu]", "trainer": "gpu, job]"}
+    assert tagged == {"jupyter": "gpu]", "trainer": "gpu, job]"}  # the api: no GPU
     assert all(len(line.split()) > 2 for line in lines)  # a summary on each line
 
 
@@ -71,8 +71,9 @@ def test_init_flags_land_in_the_spec_and_the_files(tmp_path: Path, make_stack: A
     base = load_yaml(root / "compose.yaml")
     assert base["name"] == "flags"
     assert base["services"]["redis"]["image"] == "mirror.local/redis:8"
-    devices = base["services"]["api"]["deploy"]["resources"]["reservations"]["devices"]
-    assert devices == [{"driver": "nvidia", "count": 2, "capabilities": ["gpu"]}]
+    # the api is slim Python without torch: `--gpu 2` gives it no GPU (issue 12)
+    assert "deploy" not in base["services"]["api"] and "shm_size" not in base["services"]["api"]
+    assert not (root / "compose.gpu.yaml").exists()
     dev = load_yaml(root / "compose.override.yaml")
     assert dev["services"]["api"]["ports"] == ["127.0.0.1:${API_HOST_PORT:-8080}:8000"]
     prod = load_yaml(root / "compose.prod.yaml")
@@ -101,7 +102,8 @@ def test_shm_size_and_cuda_flags_reach_notebooks_and_training(
     services = load_yaml(root / "compose.yaml")["services"]
     assert services["jupyter"]["shm_size"] == services["trainer"]["shm_size"] == "4g"
     assert "deploy" not in services["jupyter"]
-    devices = services["trainer"]["deploy"]["resources"]["reservations"]["devices"]
+    assert reservations(root) == {"trainer": nvidia(device_ids=["0", "1"])}
+    devices = reservations(root)["trainer"]
     assert devices == [{"driver": "nvidia", "device_ids": ["0", "1"], "capabilities": ["gpu"]}]
     trainer = (root / "trainer" / "Dockerfile").read_text()
     assert "FROM nvidia/cuda:12.6.3-cudnn-runtime-ubuntu24.04" in trainer
@@ -109,7 +111,10 @@ def test_shm_size_and_cuda_flags_reach_notebooks_and_training(
 
 
 def reservations(root: Path) -> dict[str, list[dict[str, Any]]]:
-    services = load_yaml(root / "compose.yaml")["services"]
+    """The GPU reservations: in compose.gpu.yaml (applied on GPU hosts), never compose.yaml."""
+    base = load_yaml(root / "compose.yaml")["services"]
+    assert not any("deploy" in svc for svc in base.values())
+    services = load_yaml(root / "compose.gpu.yaml")["services"]
     return {
         name: svc["deploy"]["resources"]["reservations"]["devices"]
         for name, svc in services.items()
@@ -122,7 +127,7 @@ def nvidia(**request: Any) -> list[dict[str, Any]]:
 
 
 def test_per_service_gpu_flag_alone(tmp_path: Path, make_stack: Any) -> None:
-    root = make_stack(tmp_path, "--with", "api,trainer", "--gpu", "trainer=0,1")
+    root = make_stack(tmp_path, "--with", "jupyter,trainer", "--gpu", "trainer=0,1")
     assert reservations(root) == {"trainer": nvidia(device_ids=["0", "1"])}
 
 
@@ -137,9 +142,10 @@ def test_per_service_gpu_flag_keeps_the_default_for_the_others(
     # with a plain --gpu and no --gpu-services, start the mapping from every GPU-capable
     # component of the stack with the plain value (initflow needs the catalog for that), e.g.
     # chosen = {**dict.fromkeys(capable, devices), **per_service}.
-    root = make_stack(tmp_path, "--with", "api,trainer", "--gpu", "all", "--gpu", "trainer=0,1")
+    # (issue 12: the api can use no GPU; jupyter is the other GPU-capable service here)
+    root = make_stack(tmp_path, "--with", "jupyter,trainer", "--gpu", "all", "--gpu", "trainer=0,1")
     assert reservations(root) == {
-        "api": nvidia(count="all"),
+        "jupyter": nvidia(count="all"),
         "trainer": nvidia(device_ids=["0", "1"]),
     }
 
@@ -266,6 +272,24 @@ def test_validate_runs_compose_config_on_every_combination(
         assert f"docker compose config ({label}): ok" in result.output.splitlines()
 
 
+@pytest.mark.judge  # runs `docker compose config` (where it is installed)
+def test_validate_judges_the_gpu_file_and_the_local_file(
+    tmp_path: Path, make_stack: Any, cli: Any, require: Any
+) -> None:
+    require("docker compose")
+    root = make_stack(tmp_path, "--with", "jupyter,redis", "--gpu", "all", "--cuda", "12.8.1")
+    (root / "mlstack.local.yaml").write_text("gpu: {mode: required}\n")
+    result = cli("-C", root, "validate")
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert "mlstack.local.yaml: valid (this machine's settings)" in lines
+    for label in ("base+gpu+dev", "base+gpu+prod"):
+        assert f"docker compose config ({label}): ok" in lines
+    (root / "mlstack.local.yaml").write_text("gpu: {mode: sometimes}\n")
+    bad = cli("-C", root, "validate")
+    assert bad.exit_code == 2 and "mlstack.local.yaml: gpu.mode: expected optional" in bad.output
+
+
 def test_validate_reports_a_bad_spec(tmp_path: Path, make_stack: Any, cli: Any) -> None:
     root = make_stack(tmp_path, "--with", "api,redis")
     spec = root / "mlstack.yaml"
@@ -324,11 +348,11 @@ def test_gpu_services_with_a_per_service_choice_leave_the_others_without(
         "--gpu",
         "all",
         "--gpu-services",
-        "api",
+        "trainer",
         "--gpu",
         "trainer=0,1",
     )
+    # (issue 12: the api can use no GPU, so --gpu-services names the trainer alone)
     assert reservations(root) == {
-        "api": nvidia(count="all"),
         "trainer": nvidia(device_ids=["0", "1"]),
     }

@@ -24,7 +24,7 @@ from mlstack.spec.stack_spec import StackSpec, spec_from_document
 pytestmark = pytest.mark.usefixtures("cpu_only_host")
 
 ALL = ("api", "jupyter", "mlflow", "postgres", "qdrant", "redis", "trainer")
-GPU_CAPABLE = ("api", "jupyter", "trainer")
+GPU_CAPABLE = ("jupyter", "trainer")  # the api: slim Python, no GPU (issue 12)
 SUBSETS = [c for n in range(1, len(ALL) + 1) for c in itertools.combinations(ALL, n)]
 
 # Who waits for whom (the fragments' `uses`), and what each provider hands its users.
@@ -78,8 +78,12 @@ def reservation(service: dict[str, Any]) -> list[dict[str, Any]]:
     return service["deploy"]["resources"]["reservations"]["devices"]
 
 
-def from_lines(text: str) -> list[str]:
-    return re.findall(r"^FROM (\S+)", text, flags=re.MULTILINE)
+def from_lines(text: str, args: dict[str, str] | None = None) -> list[str]:
+    """The base images, ``FROM ${ARG}`` resolved with ``args`` over the ARG's default."""
+    values = dict(re.findall(r"^ARG (\w+)=(\S+)", text, flags=re.MULTILINE))
+    values.update(args or {})
+    refs = re.findall(r"^FROM (\S+)", text, flags=re.MULTILINE)
+    return [re.sub(r"\$\{(\w+)\}", lambda m: values[m.group(1)], ref) for ref in refs]
 
 
 @pytest.mark.parametrize("components", SUBSETS, ids=ident)
@@ -154,12 +158,12 @@ def test_postgres_creates_no_extra_database_without_mlflow() -> None:
             id="trainer-only",
         ),
         pytest.param(
-            {"devices": 1, "services": ["api", "jupyter"]},
-            {"api": {"count": 1}, "jupyter": {"count": 1}},
-            id="api-and-jupyter",
+            {"devices": 1, "services": ["jupyter"]},
+            {"jupyter": {"count": 1}},
+            id="jupyter-only",
         ),
         pytest.param(
-            {"services": {"jupyter": ["GPU-1a2b"], "trainer": 2, "api": "none"}},
+            {"services": {"jupyter": ["GPU-1a2b"], "trainer": 2}},
             {"jupyter": {"device_ids": ["GPU-1a2b"]}, "trainer": {"count": 2}},
             id="per-service",
         ),
@@ -168,12 +172,13 @@ def test_postgres_creates_no_extra_database_without_mlflow() -> None:
     ],
 )
 def test_gpu_reservations(gpu: dict[str, Any], wanted: dict[str, dict[str, Any]]) -> None:
+    """Reservations live in compose.gpu.yaml alone (issue 12): compose.yaml runs on any host."""
     _, model = build(ALL, gpu=gpu)
     for name, service in model.base["services"].items():
-        if name not in wanted:
-            assert "deploy" not in service, name
-            assert "NVIDIA_DRIVER_CAPABILITIES" not in service.get("environment", {}), name
-            continue
+        assert "deploy" not in service, name
+        assert "NVIDIA_DRIVER_CAPABILITIES" not in service.get("environment", {}), name
+    assert set(model.gpu.get("services", {})) == set(wanted)
+    for name, service in model.gpu.get("services", {}).items():
         assert reservation(service) == [
             {"driver": "nvidia", **wanted[name], "capabilities": ["gpu"]}
         ], name
@@ -186,14 +191,12 @@ NOTEBOOKS_AND_TRAINING = {"jupyter", "trainer"}
 @pytest.mark.parametrize(
     ("extra", "shm", "services"),
     [
-        pytest.param(
-            {"gpu": {"devices": "all"}}, "8gb", {"api", "jupyter", "trainer"}, id="gpu-default"
-        ),
+        pytest.param({"gpu": {"devices": "all"}}, "8gb", NOTEBOOKS_AND_TRAINING, id="gpu-default"),
         pytest.param({}, "1gb", NOTEBOOKS_AND_TRAINING, id="cpu-default"),
         pytest.param(
             {"gpu": {"devices": "all"}, "shm_size": "4g"},
             "4g",
-            {"api", "jupyter", "trainer"},
+            NOTEBOOKS_AND_TRAINING,  # the api can use no GPU: no shm either (issue 12)
             id="gpu-explicit",
         ),
         pytest.param({"shm_size": "16gb"}, "16gb", NOTEBOOKS_AND_TRAINING, id="cpu-explicit"),
@@ -316,7 +319,7 @@ IMAGES = {
             "all",
             {
                 "api": [IMAGES["python"]] * 2,
-                "jupyter": [IMAGES["jupyter-gpu"]],
+                "jupyter": [IMAGES["jupyter-gpu"]],  # compose.gpu.yaml's build arg
                 "mlflow": [IMAGES["mlflow"]],
                 "trainer": [IMAGES["cuda"]],
             },
@@ -334,7 +337,10 @@ def test_image_overrides_reach_services_and_every_from_line(
     for name in BUILT:
         assert "image" not in services[name]
         assert services[name]["build"]["context"] == f"./{name}"
-        assert from_lines(dockerfile(name, spec, shipped_catalog())) == froms[name], name
+        args = model.gpu.get("services", {}).get(name, {}).get("build", {}).get("args")
+        assert from_lines(dockerfile(name, spec, shipped_catalog()), args) == froms[name], name
+    # without compose.gpu.yaml (a host with no usable GPU) the notebook is the CPU image
+    assert from_lines(dockerfile("jupyter", spec, shipped_catalog())) == [IMAGES["jupyter"]]
 
 
 def test_default_images_are_pinned() -> None:

@@ -72,7 +72,9 @@ def test_manifest_schema_names_exactly_the_files_a_render_can_generate(tmp_path:
     catalog = load_catalog()
     templates = {frag.build for frag in catalog.values() if frag.build}
     assert templates == {"api", "jupyter", "mlflow", "trainer"}  # every build template
-    answers = Answers(name="all", components=tuple(catalog))
+    from mlstack.spec.gpu_choice import ALL_GPUS
+
+    answers = Answers(name="all", components=tuple(catalog), gpu=ALL_GPUS)  # compose.gpu.yaml
     spec = spec_from_document(spec_document(answers), catalog)
     model = build_compose(spec, catalog, load_rules("dev"), load_rules("prod"))
     files = stack_files(spec, catalog, model, {}, None, None)

@@ -131,7 +131,7 @@ def test_a_gpu_host_without_the_nvidia_runtime(
     tmp_path: Path, make_stack: Any, monkeypatch: pytest.MonkeyPatch
 ):
     """nvidia-smi answers (a recorded A100 host); Docker has no NVIDIA runtime."""
-    root = make_stack(tmp_path / "stack", "--with", "api", "--gpu", "all", "--cuda", "12.8.1")
+    root = make_stack(tmp_path / "stack", "--with", "jupyter", "--gpu", "all", "--cuda", "12.8.1")
     bindir = tmp_path / "bin"  # PATH: the fake nvidia-smi and cat, no NVIDIA hooks
     bindir.mkdir()
     (bindir / "cat").symlink_to(shutil.which("cat"))
@@ -143,9 +143,16 @@ def test_a_gpu_host_without_the_nvidia_runtime(
     assert checks["gpu.driver"].status == "ok" and "535.104.05" in checks["gpu.driver"].found
     assert checks["gpu.cuda"].status == "warn"  # 12.8.1 on 535: minor-version compat only
     assert "570.124.06" in checks["gpu.cuda"].fix
-    assert checks["gpu.runtime"].status == "fail"
+    # gpu.mode optional (the default, issue 12): jupyter runs on CPU here, a warning
+    assert checks["gpu.runtime"].status == "warn"
+    assert "jupyter run on CPU on this host" in checks["gpu.runtime"].found
     assert "nvidia-ctk runtime configure" in checks["gpu.runtime"].fix
     assert checks["shm"].status == "ok"
+    spec = root / "mlstack.yaml"
+    spec.write_text(spec.read_text().replace("  devices: all", "  mode: required\n  devices: all"))
+    required = doctor(root, FakeEngine(), scan=scan_gpus())["gpu.runtime"]
+    assert required.status == "fail" and "nvidia-ctk runtime configure" in required.fix
+    assert "gpu: {mode: optional}" in required.fix and "mlstack.local.yaml" in required.fix
 
 
 def test_doctor_uses_the_profile_it_is_given(tmp_path: Path, make_stack: Any):

@@ -164,7 +164,7 @@ def test_dependencies_are_init_containers_running_their_own_check(rendered):
 @pytest.mark.parametrize(
     "stack,expected",
     [
-        ("gpu-count", {"api": 2, "jupyter": 2, "trainer": 2}),
+        ("gpu-count", {"jupyter": 2, "trainer": 2}),  # the api uses no GPU (issue 12)
         ("per-service-gpus", {"trainer": 2, "jupyter": 1}),
         ("cpu", {}),
     ],

@@ -69,10 +69,14 @@ def test_init_on_a_gpu_host_uses_gpu_images(fake_smi, tmp_path):
         "FROM nvidia/cuda:12.8.1-cudnn-runtime-ubuntu24.04"
         in (root / "trainer/Dockerfile").read_text()
     )
-    assert "pytorch-notebook:cuda12-" in (root / "jupyter/Dockerfile").read_text()
+    gpu = (root / "compose.gpu.yaml").read_text()  # applied on GPU hosts only (issue 12)
+    assert "pytorch-notebook:cuda12-" in gpu and "BASE_IMAGE" in gpu
+    notebook = (root / "jupyter/Dockerfile").read_text()
+    assert "ARG BASE_IMAGE=quay.io/jupyter/scipy-notebook" in notebook
     assert "whl/cu128" in (root / "trainer/requirements.txt").read_text()
     compose = (root / "compose.yaml").read_text()
-    assert "driver: nvidia" in compose and "shm_size: 8gb" in compose
+    assert "driver: nvidia" in gpu and "driver: nvidia" not in compose
+    assert "shm_size: 8gb" in compose
 
 
 def test_init_without_a_gpu_says_cpu(tmp_path, monkeypatch):

@@ -278,7 +278,7 @@ def spec_error(**change: Any) -> InputError:
         ({"gpu": {"devices": 10**9}}, "gpu.devices", "from 1 to 64 (no one host has more"),
         ({"gpu": {"devices": 2.0}}, "gpu.devices", "got 2.0"),
         ({"gpu": {"devices": ["0", 0]}}, "gpu.devices", "device 0 is listed twice"),
-        ({"gpu": {"services": {"api": [1, "1"]}}}, "gpu.services.api", "listed twice"),
+        ({"gpu": {"services": {"trainer": [1, "1"]}}}, "gpu.services.trainer", "listed twice"),
         ({"gpu": {"services": {"trainer": 65}}}, "gpu.services.trainer", "from 1 to 64"),
         ({"shm_size": "0g"}, "shm_size", "0 bytes"),
         ({"shm_size": "5000g"}, "shm_size", "more than 4096g"),

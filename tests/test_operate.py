@@ -176,7 +176,7 @@ def test_preflight_failure_starts_nothing_and_carries_the_checks(
     with pytest.raises(PreflightError) as caught:
         up(root, engine, profile=Profile.DEV)
     error = caught.value
-    assert [c.id for c in error.checks] == ["engine", "compose", "ports"]
+    assert [c.id for c in error.checks] == ["engine", "compose", "project", "ports"]
     [ports] = error.failed
     assert f"{port} (redis) is held by" in ports.found
     assert "REDIS_HOST_PORT" in ports.fix
@@ -210,10 +210,12 @@ def test_a_port_held_by_the_stacks_own_hyphenated_service_is_fine(
     running = {"my-comp": state("my-comp")}
     engine = FakeEngine(images={"registry.example.com/my-comp:1"}, frames=[running])
     opened = operate.open_stack(root, Profile.DEV, fake_environment(engine))
-    checks = preflight(opened, ["my-comp"], lambda: NO_GPU_HOST)
+    checks, gpu = preflight(opened, ["my-comp"], lambda: NO_GPU_HOST)
+    assert not gpu.use_gpu and gpu.services == ()
     assert [(c.id, c.status) for c in checks] == [
         ("engine", "ok"),
         ("compose", "ok"),
+        ("project", "ok"),  # two checkouts on one host (issue 12)
         ("ports", "ok"),
     ]
 
@@ -261,11 +263,12 @@ def test_ctrl_c_while_waiting_reports_what_runs_then_stops(tmp_path: Path, make_
 def test_status_reports_a_killed_container(tmp_path: Path, make_stack: Any):
     root = stack(tmp_path, make_stack, "redis,postgres")
     killed = {"postgres": state("postgres"), "redis": state("redis", "exited", "", 137)}
-    spec, reports = operate.status(
+    spec, reports, gpu = operate.status(
         root, Profile.PROD, fake_environment(FakeEngine(frames=[killed]))
     )
-    doc = operate.status_json(spec, Profile.PROD, reports)
+    doc = operate.status_json(spec, Profile.PROD, reports, gpu)
     assert doc["profile"] == "prod" and doc["healthy"] is False
+    assert doc["gpu"]["services"] == [] and doc["gpu"]["use_gpu"] is False
     by_name = {s["service"]: s for s in doc["services"]}
     assert by_name["redis"]["exit_code"] == 137 and by_name["redis"]["ok"] is False
     assert by_name["redis"]["problem"] == "container exited (exit code 137)"

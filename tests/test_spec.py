@@ -69,7 +69,7 @@ def test_a_good_document_is_accepted() -> None:
         pytest.param(
             {"gpu": {"devices": "all", "services": ["redis"]}},
             "gpu.services.redis",
-            ["redis is not a GPU-capable service", "choose among: api"],
+            ["redis is not a GPU-capable service", "choose among: none (add jupyter or trainer)"],
             id="gpu-service-not-capable",
         ),
         pytest.param(

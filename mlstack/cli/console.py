@@ -10,6 +10,7 @@ from rich.live import Live
 from rich.table import Table
 
 from mlstack.run.checks import Check
+from mlstack.run.gpu_host import GpuDecision
 from mlstack.run.records import ServiceReport, ServiceState
 
 if TYPE_CHECKING:
@@ -129,6 +130,14 @@ def say(message: str) -> None:
     out.print(message, markup=False)
 
 
+def gpu_line(decision: GpuDecision) -> str:
+    """``gpu: ...`` as `up` prints it: which services get a GPU or run on CPU, and why."""
+    services = ", ".join(decision.services)
+    if decision.use_gpu:
+        return f"gpu: {services} use the GPU ({decision.reason})"
+    return f"gpu: {services} run on CPU on this host (gpu.mode optional): {decision.reason}"
+
+
 def print_status(view: StatusView) -> None:
     """The health table, then one unbroken line per way in, and where the secrets are."""
     title = f"{view.spec.name} ({view.profile})"
@@ -140,6 +149,8 @@ def print_status(view: StatusView) -> None:
         out.print("get in:")
         for service, url in view.access.items():
             out.print(f"  {service:<10} {url}", markup=False, soft_wrap=True)
+    if view.gpu is not None and view.gpu.services:
+        out.print(gpu_line(view.gpu), markup=False, soft_wrap=True)
     if view.secrets:
         out.print(
             f"secrets: {', '.join(view.secrets)} in .env (`mlstack status --show-secrets` "

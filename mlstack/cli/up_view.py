@@ -27,6 +27,8 @@ class UpView:
         elif isinstance(event, events.CheckWarning):
             check = event.check
             console.say(f"warning: {check.id}: {check.found}\n  fix: {check.fix}")
+        elif isinstance(event, events.GpuDecided):
+            console.say(console.gpu_line(event.decision))
         elif isinstance(event, events.Pulling):
             console.say(f"pulling: {', '.join(event.images)}")
         elif isinstance(event, events.Building):

@@ -1,13 +1,15 @@
-"""The compose model: a pure function from spec + catalog + rules to three compose documents.
+"""The compose model: a pure function from spec + catalog + rules to four compose documents.
 
-``compose.yaml`` holds what every environment shares; ``compose.override.yaml`` (dev, loaded by
-``docker compose`` automatically) and ``compose.prod.yaml`` hold only the differences.
+``compose.yaml`` holds what every environment shares and runs on any host, GPU or not;
+``compose.override.yaml`` (dev, loaded by ``docker compose`` automatically) and
+``compose.prod.yaml`` hold only the differences; ``compose.gpu.yaml`` holds the GPU reservations
+(and the CUDA base images), applied only on a host with a usable GPU (run/gpu_host.py).
 """
 
 from __future__ import annotations
 
 import copy
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from mlstack.render.hardening import harden
@@ -24,11 +26,12 @@ MISSING_SECRET = "run mlstack render to create .env"
 
 @dataclass(frozen=True)
 class ComposeModel:
-    """The three compose documents, as plain dicts."""
+    """The compose documents, as plain dicts (``gpu``: empty when no service asks for one)."""
 
     base: dict[str, Any]
     dev: dict[str, Any]
     prod: dict[str, Any]
+    gpu: dict[str, Any] = field(default_factory=dict)
 
 
 def overlay(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
@@ -91,7 +94,32 @@ def build_compose(spec: StackSpec, catalog: Catalog, dev: Rules, prod: Rules) ->
         base=base,
         dev={"services": {f.name: _variant(f, spec, dev, f.dev) for f in frags}},
         prod={"services": prod_services},
+        gpu=gpu_document(spec, catalog),
     )
+
+
+def gpu_document(spec: StackSpec, catalog: Catalog) -> dict[str, Any]:
+    """``compose.gpu.yaml``: each GPU service's device request and CUDA base image.
+
+    Apart from compose.yaml so that the same repo runs on a host without a GPU: there the file
+    is left out and the services run on CPU with their CPU base image.
+    """
+    services = {}
+    for name in (c for c in spec.components if spec.uses_gpu(c)):
+        devices = [spec.gpu[name].compose_request()]
+        service: dict[str, Any] = {
+            "deploy": {"resources": {"reservations": {"devices": devices}}},
+            "environment": {"NVIDIA_DRIVER_CAPABILITIES": "compute,utility"},
+        }
+        gpu_base = catalog[name].images.get(f"{catalog[name].image}-gpu")
+        if catalog[name].build and gpu_base:
+            slot = f"{catalog[name].image}-gpu"
+            service["build"] = {"args": {BASE_ARG: image_ref(spec, catalog, slot)}}
+        services[name] = service
+    return {"services": services} if services else {}
+
+
+BASE_ARG = "BASE_IMAGE"  # the build arg that picks a built image's base (CPU or CUDA)
 
 
 def _room_for_shm(service: dict[str, Any], shm_size: str) -> None:
@@ -133,9 +161,6 @@ def _base_service(frag: Fragment, spec: StackSpec, catalog: Catalog) -> dict[str
     }
     if env:
         service["environment"] = env
-    if spec.uses_gpu(frag.name):
-        gpu = {"resources": {"reservations": {"devices": [spec.gpu[frag.name].compose_request()]}}}
-        service["deploy"] = overlay(service.get("deploy", {}), gpu)
     if frag.shm or spec.uses_gpu(frag.name):
         service["shm_size"] = spec.shm_size
     mounts = [f"{vol}:{path}" for vol, path in frag.volumes.items()]
@@ -161,8 +186,6 @@ def _environment(
             if "postgres" in catalog[n].uses and catalog[n].database
         ]
         env["POSTGRES_EXTRA_DATABASES"] = ",".join(databases)
-    if spec.uses_gpu(frag.name):
-        env["NVIDIA_DRIVER_CAPABILITIES"] = "compute,utility"
     return env
 
 

@@ -9,7 +9,7 @@ credential in it) is written into the pip step.
 
 from __future__ import annotations
 
-from mlstack.render.compose_model import CA_SECRET, INDEX_SECRET, image_ref
+from mlstack.render.compose_model import BASE_ARG, CA_SECRET, INDEX_SECRET, image_ref
 from mlstack.spec.catalog import Catalog
 from mlstack.spec.stack_spec import StackSpec
 
@@ -145,7 +145,12 @@ def _api(spec: StackSpec, catalog: Catalog) -> str:
 
 
 def _jupyter(spec: StackSpec, catalog: Catalog) -> str:
-    slot = "jupyter-gpu" if spec.uses_gpu("jupyter") else "jupyter"
+    """The CPU image by default; on a GPU host compose.gpu.yaml sets the CUDA one (a build arg)."""
+    gpu = (
+        [f"# GPU hosts: compose.gpu.yaml sets {BASE_ARG}={image_ref(spec, catalog, 'jupyter-gpu')}"]
+        if spec.uses_gpu("jupyter")
+        else []
+    )
     reqs = requirements("jupyter", spec)
     install = (
         [
@@ -157,7 +162,9 @@ def _jupyter(spec: StackSpec, catalog: Catalog) -> str:
     )
     return _lines(
         "# Jupyter Docker Stacks image (user jovyan, uid 1000) plus the stack's client libraries.",
-        f"FROM {image_ref(spec, catalog, slot)}",
+        *gpu,
+        f"ARG {BASE_ARG}={image_ref(spec, catalog, 'jupyter')}",
+        f"FROM ${{{BASE_ARG}}}",
         *install,
         "USER 1000",
         "EXPOSE 8888",

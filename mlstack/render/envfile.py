@@ -150,4 +150,10 @@ def render_env_example(spec: StackSpec, catalog: Catalog) -> str:
             f"{spec.pip_index_credentials}=",
         ]
     lines += [f"# {port_variable(c)}={port}" for c, port in spec.ports.items()]
+    lines.append(f"# COMPOSE_PROJECT_NAME={spec.name}  (mlstack.local.yaml name: sets it)")
+    if spec.gpu:
+        lines.append(f"# COMPOSE_FILE={GPU_COMPOSE_FILE}  (GPU host, plain docker compose)")
     return "\n".join(lines) + "\n"
+
+
+GPU_COMPOSE_FILE = "compose.yaml:compose.gpu.yaml:compose.override.yaml"

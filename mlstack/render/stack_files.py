@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from mlstack.layout import BASE, DEV, ENV_EXAMPLE, ENV_FILE, PROD, STATE_DIR
+from mlstack.layout import BASE, DEV, ENV_EXAMPLE, ENV_FILE, GPU_FILE, LOCAL_FILE, PROD, STATE_DIR
 from mlstack.render.compose_model import ComposeModel
 from mlstack.render.dockerfiles import dockerfile, requirements
 from mlstack.render.envfile import render_env, render_env_example
@@ -23,6 +23,9 @@ HEADERS = {
     PROD: "compose.prod.yaml: prod settings. Use: docker compose -f compose.yaml -f "
     "compose.prod.yaml up -d\nRestart policies, limits, dropped capabilities, "
     "no published port but the API's.",
+    GPU_FILE: "compose.gpu.yaml: the GPU reservations and CUDA base images. `mlstack up` adds it\n"
+    "on hosts with a usable GPU only. Plain docker compose on a GPU host: put\n"
+    "COMPOSE_FILE=compose.yaml:compose.gpu.yaml:compose.override.yaml in .env.",
 }
 DOCKERIGNORE = [
     ".git",
@@ -37,7 +40,14 @@ DOCKERIGNORE = [
     "*.ipynb_checkpoints",
 ]
 # temp files (one can hold every secret) and the lock never go to git
-GITIGNORE = [".env", "*.bak", "__pycache__/", f"{STATE_DIR}/tmp/", f"{STATE_DIR}/lock*"]
+GITIGNORE = [
+    ".env",
+    LOCAL_FILE,
+    "*.bak",
+    "__pycache__/",
+    f"{STATE_DIR}/tmp/",
+    f"{STATE_DIR}/lock*",
+]
 
 
 def _header(text: str) -> str:
@@ -61,6 +71,8 @@ def stack_files(
             (PROD, _drop_empty(model.prod)),
         )
     ]
+    if model.gpu:
+        files.append(PlannedFile(GPU_FILE, dump(model.gpu, f"{HEADERS[GPU_FILE]}\n{REGEN}")))
     files.append(PlannedFile(ENV_FILE, render_env(current_env, env), SECRETS, 0o600))
     files.append(
         PlannedFile(

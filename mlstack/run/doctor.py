@@ -8,6 +8,7 @@ from pathlib import Path
 from mlstack.errors import EngineError, MlstackError
 from mlstack.layout import ENV_FILE, Profile
 from mlstack.machine.docker_info import EngineInfo
+from mlstack.render.compose_model import overlay
 from mlstack.render.generate import Result, render_project
 from mlstack.render.plan import Action
 from mlstack.render.published import long_running, published_ports
@@ -20,16 +21,15 @@ from mlstack.run.checks import (
     check_disk,
     check_engine,
     check_files,
-    check_gpu_cuda,
-    check_gpu_driver,
-    check_gpu_runtime,
     check_ports,
     check_shm,
     held_by_stack,
     images_of,
 )
 from mlstack.run.environment import REAL, Environment, StackEngine
+from mlstack.run.gpu_host import host_checks
 from mlstack.spec.catalog import load_catalog
+from mlstack.spec.local import with_local
 
 SPEC_CHECKS = ("gpu.driver", "gpu.runtime", "gpu.cuda", "shm", "ports", "disk")
 NOT_CHECKED = "not checked: no valid mlstack.yaml here"
@@ -41,13 +41,14 @@ def run_doctor(root: Path, profile: Profile = Profile.DEV, env: Environment = RE
     try:
         catalog = load_catalog(root)
         result = render_project(root, dry_run=True)
+        with_local(result.spec, root)  # a bad mlstack.local.yaml is reported like the spec
     except MlstackError as exc:
         return (
             checks
             + [Check(i, OK, NOT_CHECKED) for i in SPEC_CHECKS]
             + [check_files(None, exc), Check("allow", OK, NOT_CHECKED)]
         )
-    spec, scan = result.spec, env.scan_gpus()
+    spec, scan = with_local(result.spec, root), env.scan_gpus()
     ports = published_ports(root, spec, catalog, profile)
     states, container_on = {}, _no_container
     if engine is not None and info is not None and version is not None:
@@ -56,12 +57,12 @@ def run_doctor(root: Path, profile: Profile = Profile.DEV, env: Environment = RE
     if engine is not None and info is not None:
         images = images_of(spec, catalog, long_running(spec, catalog)).values()
         missing = 0 if all(engine.image_exists(i) for i in images if i != "build") else None
+    decision, gpu = host_checks(spec, info, scan)  # optional: a GPU problem warns (CPU here)
+    model = overlay(result.model.base, result.model.gpu) if decision.use_gpu else result.model.base
     return [
         *checks,
-        check_gpu_driver(spec, scan),
-        check_gpu_runtime(spec, info),
-        check_gpu_cuda(spec, scan),
-        check_shm(result.model.base["services"]),
+        *gpu,
+        check_shm(model["services"]),
         check_ports(ports, held_by_stack(ports, states), container_on),
         check_disk(info.docker_root_dir if info else None, missing),
         _files(result),

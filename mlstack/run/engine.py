@@ -67,10 +67,14 @@ class Engine(AttachedCalls):
         self.root = root
         self.profile = Profile(profile)
         self.extra_secrets = tuple(secrets)
-        self.docker = DockerClient(
-            compose_files=[root / f for f in self.profile.compose_files],
-            compose_project_directory=root,
-        )
+        self.add_files(())
+
+    def add_files(self, names: tuple[str, ...]) -> None:
+        """Add compose files between the base and the profile's (compose.gpu.yaml: GPU hosts)."""
+        base, rest = self.profile.compose_files
+        self.files = (base, *names, rest)
+        files = [self.root / f for f in self.files]
+        self.docker = DockerClient(compose_files=files, compose_project_directory=self.root)
 
     def masked(self, text: str) -> str:
         """``text`` without any secret of this stack (read now: ``.env`` may have just changed)."""
@@ -126,7 +130,7 @@ class Engine(AttachedCalls):
         env: Mapping[str, str] | None = None,
     ) -> str:
         """Run ``docker compose`` with this profile's files (``env``: added to its environment)."""
-        return self.compose_files(self.profile.compose_files, *args, what=what, fix=fix, env=env)
+        return self.compose_files(self.files, *args, what=what, fix=fix, env=env)
 
     def compose_files(
         self,
@@ -138,16 +142,8 @@ class Engine(AttachedCalls):
     ) -> str:
         """Run ``docker compose`` with the given files of the stack."""
         files = [a for f in names for a in ("-f", str(self.root / f))]
-        return self._run(
-            "compose",
-            "--project-directory",
-            str(self.root),
-            *files,
-            *args,
-            what=what,
-            fix=fix,
-            env=env,
-        )
+        head = ("compose", "--project-directory", str(self.root), *files)
+        return self._run(*head, *args, what=what, fix=fix, env=env)
 
     def build(self, services: list[str], secrets: Mapping[str, str]) -> None:
         """Build the services' images; ``secrets``: build-secret variables from .env.

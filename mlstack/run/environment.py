@@ -32,6 +32,9 @@ class StackEngine(Protocol):
     def compose(self, *args: str, what: str, fix: str = ...) -> str:
         """Run ``docker compose`` with the profile's files."""
 
+    def add_files(self, names: tuple[str, ...]) -> None:
+        """Add compose files after the profile's (``compose.gpu.yaml`` on a GPU host)."""
+
     def build(self, services: list[str], secrets: Mapping[str, str]) -> None:
         """Build the services' images, with build-secret variables from .env."""
         ...

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from mlstack.render.plan import Step
 from mlstack.run.checks import Check
+from mlstack.run.gpu_host import GpuDecision
 from mlstack.run.records import ServiceReport, ServiceState
 
 
@@ -27,6 +28,13 @@ class CheckWarning:
     """A preflight check that did not fail but is not ok either."""
 
     check: Check
+
+
+@dataclass(frozen=True)
+class GpuDecided:
+    """Whether the stack's GPU services get their GPU on this host, or run on CPU, and why."""
+
+    decision: GpuDecision
 
 
 @dataclass(frozen=True)
@@ -86,7 +94,16 @@ class Interrupted:
 
 
 Event = (
-    Rendered | CheckWarning | Pulling | Building | Starting | Tick | Reported | Failed | Interrupted
+    Rendered
+    | CheckWarning
+    | GpuDecided
+    | Pulling
+    | Building
+    | Starting
+    | Tick
+    | Reported
+    | Failed
+    | Interrupted
 )
 OnEvent = Callable[[Event], None]
 

@@ -19,6 +19,7 @@ from mlstack.render.published import long_running, published_ports
 from mlstack.run import events
 from mlstack.run.environment import REAL, Environment
 from mlstack.run.events import OnEvent
+from mlstack.run.gpu_host import GpuDecision, decide, host_checks
 from mlstack.run.health import wait_for
 from mlstack.run.hints import hints_for
 from mlstack.run.preflight import images_to_get, preflight
@@ -65,9 +66,14 @@ def up(
             f"not in this stack: {', '.join(unknown)}",
             f"choose among: {', '.join(stack.spec.components)}",
         )
-    for check in preflight(stack, targets, env.scan_gpus):
+    checks, gpu = preflight(stack, targets, env.scan_gpus)
+    for check in checks:
         if check.status != "ok":
             on_event(events.CheckWarning(check))
+    if gpu.services:
+        on_event(events.GpuDecided(gpu))
+    if gpu.compose_files:
+        stack.engine.add_files(gpu.compose_files)
     _get_images(stack, targets, build, on_event)
     return _start_and_wait(stack, targets, timeout, on_event, env)
 
@@ -148,21 +154,39 @@ def status_reports(stack: Stack) -> list[ServiceReport]:
 
 def status(
     root: Path, profile: Profile, env: Environment = REAL
-) -> tuple[StackSpec, list[ServiceReport]]:
-    """`mlstack status`: the table's records."""
+) -> tuple[StackSpec, list[ServiceReport], GpuDecision]:
+    """`mlstack status`: the table's records, and this host's GPU decision."""
     from mlstack.run.swarm import deployed_reports
 
     stack = open_stack(root, profile, env)
+    gpu = host_decision(stack, env)
     on_swarm = deployed_reports(stack)  # None unless this stack is deployed on this Swarm
-    return stack.spec, status_reports(stack) if on_swarm is None else on_swarm
+    return stack.spec, status_reports(stack) if on_swarm is None else on_swarm, gpu
 
 
-def status_json(spec: StackSpec, profile: Profile, reports: list[ServiceReport]) -> dict:
+def host_decision(stack: Stack, env: Environment) -> GpuDecision:
+    """Whether this host runs the stack's GPU services on a GPU (the checks of doctor)."""
+    if not stack.spec.gpu:
+        return decide(stack.spec, [])
+    try:
+        info = stack.engine.info()
+    except EngineError:
+        info = None
+    return host_checks(stack.spec, info, env.scan_gpus())[0]
+
+
+def status_json(
+    spec: StackSpec,
+    profile: Profile,
+    reports: list[ServiceReport],
+    gpu: GpuDecision | None = None,
+) -> dict:
     """The stable JSON of `mlstack status --json` (documented in README.md)."""
     return {
         "project": spec.name,
         "profile": str(profile),
         "healthy": all(r.ok for r in reports),
+        "gpu": gpu.as_dict() if gpu else None,
         "services": [
             {
                 "service": r.service,

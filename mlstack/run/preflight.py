@@ -15,17 +15,23 @@ from mlstack.run.checks import (
     Check,
     check_compose,
     check_engine,
-    check_gpu_cuda,
-    check_gpu_runtime,
     check_ports,
     held_by_stack,
     images_of,
 )
+from mlstack.run.gpu_host import GpuDecision, decide, host_checks
+from mlstack.run.neighbours import check_project
 from mlstack.run.stack import Stack
 
 
-def preflight(stack: Stack, services: list[str], scan_gpus: Callable[[], GpuScan]) -> list[Check]:
-    """The checks that can stop ``up``; raises PreflightError (nothing started) if one fails."""
+def preflight(
+    stack: Stack, services: list[str], scan_gpus: Callable[[], GpuScan]
+) -> tuple[list[Check], GpuDecision]:
+    """The checks that can stop ``up``, and this host's GPU decision.
+
+    Raises PreflightError (nothing started) if a check fails: a GPU check fails only when the
+    stack's ``gpu.mode`` is required (optional: the GPU services run on CPU here).
+    """
     try:
         info, engine_error = stack.engine.info(), None
     except EngineError as exc:
@@ -45,14 +51,17 @@ def preflight(stack: Stack, services: list[str], scan_gpus: Callable[[], GpuScan
         for p in published_ports(stack.root, stack.spec, stack.catalog, stack.profile)
         if p.service in services
     ]
-    own = held_by_stack(ports, stack.engine.states())
+    states = stack.engine.states()
+    checks.append(check_project(stack.root, states))
+    own = held_by_stack(ports, states)
     checks.append(check_ports(ports, own, stack.engine.container_on_port))
+    decision = decide(stack.spec, [])
     if any(stack.spec.uses_gpu(s) for s in services):
-        scan = scan_gpus()
-        checks += [check_gpu_runtime(stack.spec, info), check_gpu_cuda(stack.spec, scan)]
+        decision, gpu = host_checks(stack.spec, info, scan_gpus())
+        checks += gpu
     if any(c.status == FAIL for c in checks):
         raise PreflightError(checks)
-    return checks
+    return checks, decision
 
 
 def images_to_get(stack: Stack, services: list[str], build: bool) -> tuple[list[str], list[str]]:

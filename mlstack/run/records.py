@@ -19,6 +19,16 @@ class ServiceState:
     state: str  # running, exited, created, restarting, paused, dead
     health: str  # healthy, unhealthy, starting, or "" without a health check
     exit_code: int | None = None
+    working_dir: str = ""  # the checkout whose compose project made the container ("": unknown)
+
+
+WORKING_DIR = "com.docker.compose.project.working_dir"
+
+
+def working_dir(labels: str) -> str:
+    """The checkout a container belongs to, from compose ps's ``Labels`` (``k=v,k=v``)."""
+    pairs = (item.partition("=") for item in labels.split(","))
+    return next((value for key, _, value in pairs if key == WORKING_DIR), "")
 
 
 @dataclass(frozen=True)
@@ -63,6 +73,7 @@ def parse_ps(text: str) -> list[ServiceState]:
             state=r["State"],
             health=r.get("Health", ""),
             exit_code=r.get("ExitCode"),
+            working_dir=working_dir(r.get("Labels") or ""),
         )
         for r in rows
     ]

@@ -16,6 +16,7 @@ from mlstack.run.environment import REAL, Environment, StackEngine
 from mlstack.run.events import OnEvent
 from mlstack.spec.catalog import Catalog, load_catalog
 from mlstack.spec.in_use import load_in_use
+from mlstack.spec.local import with_local
 from mlstack.spec.stack_spec import StackSpec
 
 
@@ -47,4 +48,5 @@ def open_stack(
         spec = result.spec
     else:
         spec, catalog = load_in_use(root)
+    spec = with_local(spec, root)  # mlstack.local.yaml: this machine's gpu.mode
     return Stack(root, spec, catalog, env.connect(root, profile), profile)

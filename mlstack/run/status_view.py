@@ -15,7 +15,8 @@ from mlstack.layout import ENV_FILE, Profile
 from mlstack.render.published import long_running
 from mlstack.run.access import access_urls
 from mlstack.run.environment import REAL, Environment
-from mlstack.run.operate import status_json, status_reports
+from mlstack.run.gpu_host import GpuDecision
+from mlstack.run.operate import host_decision, status_json, status_reports
 from mlstack.run.records import ServiceReport
 from mlstack.run.stack import open_stack
 from mlstack.spec.stack_spec import StackSpec
@@ -31,6 +32,7 @@ class StatusView:
     access: dict[str, str]  # service -> URL with its credential
     secrets: tuple[str, ...]  # the .env variables those URLs need
     jobs: tuple[str, ...]
+    gpu: GpuDecision | None = None  # where the GPU services run on this host, and why
 
     @property
     def running(self) -> bool:
@@ -69,12 +71,13 @@ def status_view(
     jobs = tuple(
         c for c in stack.spec.components if c not in long_running(stack.spec, stack.catalog)
     )
-    return StatusView(stack.spec, stack.profile, tuple(reports), access, secrets, jobs)
+    gpu = host_decision(stack, env)
+    return StatusView(stack.spec, stack.profile, tuple(reports), access, secrets, jobs, gpu)
 
 
 def view_json(view: StatusView) -> dict[str, Any]:
     """``status --json``: the stable fields, then the added ones (README: status --json)."""
-    doc = status_json(view.spec, view.profile, list(view.reports))
+    doc = status_json(view.spec, view.profile, list(view.reports), view.gpu)
     doc["healthy"] = bool(view.reports) and doc["healthy"] and view.running
     for item in doc["services"]:
         item["access_url"] = view.access.get(item["service"])

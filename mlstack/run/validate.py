@@ -15,16 +15,18 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from mlstack.errors import EngineError, InputError
-from mlstack.layout import BASE, DEV, ENV_FILE, PROD
+from mlstack.layout import BASE, DEV, ENV_FILE, GPU_FILE, LOCAL_FILE, PROD
 from mlstack.render.envfile import parse_env
 from mlstack.render.generate import Result, render_project
 from mlstack.render.plan import Action
 from mlstack.spec.catalog import load_catalog
+from mlstack.spec.local import load_local
 
 if TYPE_CHECKING:  # the Docker client is imported only when Docker is there
     from mlstack.run.engine import Engine
 
 COMBINATIONS = {"base": (BASE,), "base+dev": (BASE, DEV), "base+prod": (BASE, PROD)}
+GPU_COMBINATIONS = {"base+gpu+dev": (BASE, GPU_FILE, DEV), "base+gpu+prod": (BASE, GPU_FILE, PROD)}
 
 
 def validate_project(root: Path) -> list[str]:
@@ -35,6 +37,8 @@ def validate_project(root: Path) -> list[str]:
         f"fragments: {len(catalog)} valid",
         f"mlstack.yaml: valid ({len(result.spec.components)} components)",
     ]
+    if load_local(root):
+        lines.append(f"{LOCAL_FILE}: valid (this machine's settings)")
     lines += [f"allowed: {privilege.describe()}" for privilege in result.spec.allowed]
     lines += [
         f"unused allow entry: {entry} (nothing asks for it: remove it)"
@@ -64,9 +68,10 @@ def judge_planned(engine: Engine, planned: dict[str, str]) -> list[str]:
     lines = []
     with tempfile.TemporaryDirectory(prefix="mlstack-validate-") as temp:
         where = Path(temp)
-        for name in (BASE, DEV, PROD, ENV_FILE):
+        for name in (BASE, DEV, PROD, GPU_FILE, ENV_FILE):
             _write_private(where / name, planned.get(name, ""))
-        for label, files in COMBINATIONS.items():
+        gpu = GPU_COMBINATIONS if GPU_FILE in planned else {}  # as `up` runs on a GPU host
+        for label, files in {**COMBINATIONS, **gpu}.items():
             try:
                 engine.judge([where / f for f in files], where / ENV_FILE)
             except EngineError as exc:

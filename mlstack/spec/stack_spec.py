@@ -32,6 +32,7 @@ class StackSpec:
     python: str = DEFAULT_PYTHON
     cuda: str = DEFAULT_CUDA
     gpu: dict[str, GpuChoice] = field(default_factory=dict)  # GPU services only
+    gpu_mode: str = "optional"  # optional: CPU on hosts without a usable GPU; required: stop
     shm_size: str = SHM_WITHOUT_GPU
     ports: dict[str, int] = field(default_factory=dict)  # component -> host port
     images: dict[str, str] = field(default_factory=dict)  # slot -> reference (overrides)
@@ -77,6 +78,7 @@ def spec_from_document(
         python=_python(data, gpu, source),
         cuda=_cuda(data.get("cuda", DEFAULT_CUDA), gpu, source),
         gpu=gpu,
+        gpu_mode=data.get("gpu", {}).get("mode", "optional"),
         shm_size=_shm_size(data.get("shm_size", SHM_WITH_GPU if gpu else SHM_WITHOUT_GPU), source),
         ports=_ports(data.get("ports", {}), components, catalog, source),
         images=_images(data.get("images", {}), catalog, source),
@@ -128,7 +130,7 @@ def _gpu(
                 source,
                 f"gpu.services.{name}",
                 f"{name} is not a GPU-capable service of this stack",
-                f"choose among: {', '.join(capable) or 'none (add api, jupyter or trainer)'}",
+                f"choose among: {', '.join(capable) or 'none (add jupyter or trainer)'}",
             )
     try:
         default = GpuChoice.parse(data.get("devices", "none"))

@@ -280,11 +280,17 @@ def test_doctor_json_on_the_real_engine(small_stack):
 
 
 def test_gpu_request_without_gpu_runtime_fails_preflight(small_stack):
-    root = small_stack("e2egpu", "api,redis", {"api": 28001, "redis": 26383}, "--gpu", "all")
+    # (issue 12: the api uses no GPU, and a GPU stack stops only with gpu.mode: required;
+    # optional runs on CPU, tests/e2e/test_machines.py)
+    root = small_stack(
+        "e2egpu", "jupyter,redis", {"jupyter": 28001, "redis": 26383}, "--gpu", "all"
+    )
+    spec = root / "mlstack.yaml"
+    spec.write_text(spec.read_text().replace("gpu:\n", "gpu:\n  mode: required\n"))
     done = mlstack(root, "up", "--timeout", "60")
     assert done.returncode == 1
     assert "preflight failed, nothing was started" in done.stderr
-    assert "gpu.runtime: api ask for a GPU, but Docker has no NVIDIA runtime" in done.stderr
+    assert "gpu.runtime: jupyter ask for a GPU, but Docker has no NVIDIA runtime" in done.stderr
     assert "nvidia-ctk runtime configure" in done.stderr
     assert compose(root, "ps", "-a", "-q").stdout.strip() == ""
 

@@ -1,0 +1,37 @@
+"""Two checkouts of one stack on one host: the second must not take over the first's project.
+
+Both checkouts render the same ``name:`` into compose.yaml, so without a project name of its own
+the second ``up`` would see the first one's containers as its own and recreate them from its
+files, on the first one's volumes. Compose labels each container with the directory it came
+from; a container of this project from another directory stops the preflight.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from mlstack.run.checks import FAIL, OK, Check
+from mlstack.run.records import ServiceState
+
+FIX = (
+    "give this checkout a compose project and ports of its own: in its .env (machine-local, "
+    "see .env.example) set COMPOSE_PROJECT_NAME=<another name> and the *_HOST_PORT lines of "
+    "the ports the other checkout holds"
+)
+
+
+def check_project(root: Path, states: dict[str, ServiceState]) -> Check:
+    """This compose project's containers all come from this checkout (or there are none)."""
+    here = root.resolve()
+    others = sorted(
+        {s.working_dir for s in states.values() if s.working_dir and Path(s.working_dir) != here}
+    )
+    if others:
+        names = ", ".join(sorted(s.container for s in states.values() if s.working_dir))
+        return Check(
+            "project",
+            FAIL,
+            f"the compose project is in use by the stack in {others[0]} (containers {names})",
+            FIX,
+        )
+    return Check("project", OK, "this project's containers are this checkout's")
