@@ -146,13 +146,22 @@ def remove(
 @command()
 def render(
     check: bool = typer.Option(False, help="Write nothing; exit 1 if files drifted."),
-    force: bool = typer.Option(False, help="Overwrite edited files (keeps .bak)."),
-    dry_run: bool = typer.Option(False, help="Print the plan; write nothing."),
+    force: bool = typer.Option(
+        False, help="Overwrite edited files instead of merging (keeps .bak)."
+    ),
+    dry_run: bool = typer.Option(False, help="Print the plan and the diff; write nothing."),
+    ours: list[str] = typer.Option(
+        [], "--ours", help="YAML KEY (or FILE:KEY) in conflict: keep your value (repeatable)."
+    ),
+    theirs: list[str] = typer.Option(
+        [], "--theirs", help="YAML KEY (or FILE:KEY) in conflict: take mlstack's (repeatable)."
+    ),
 ) -> None:
-    """Regenerate the stack's files from mlstack.yaml."""
+    """Regenerate the stack's files from mlstack.yaml, merging your edits into them."""
     from mlstack.render.generate import render_project
 
-    result = render_project(STATE["dir"], force=force, dry_run=check or dry_run)
+    resolve = {**{key: "ours" for key in ours}, **{key: "theirs" for key in theirs}}
+    result = render_project(STATE["dir"], force, check or dry_run, resolve)
     if check:
         for step in result.drift:
             typer.echo(f"drift: {step}")
@@ -162,6 +171,25 @@ def render(
         typer.echo("no drift: the files match mlstack.yaml")
         return
     _print_steps(result.steps, verbose=dry_run)
+    if dry_run:
+        from mlstack.cli.diff_view import print_conflicts, print_diff
+
+        print_diff(result.steps)
+        print_conflicts(result.steps)
+        typer.echo("dry run: nothing was written")
+
+
+@command()
+def diff(
+    files: list[str] = typer.Argument(None, help="Only these files (default: all)."),
+) -> None:
+    """Show what `mlstack render` would change, as a unified diff (writes nothing)."""
+    from mlstack.cli.diff_view import print_conflicts, print_diff
+    from mlstack.render.generate import render_project
+
+    result = render_project(STATE["dir"], dry_run=True)
+    print_diff(result.steps, files or ())
+    print_conflicts(result.steps)
 
 
 @command()

@@ -10,19 +10,20 @@ from __future__ import annotations
 import contextlib
 import os
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from mlstack.errors import BusyError, InputError
+from mlstack.errors import BusyError, InputError, MergeConflictError
 from mlstack.layout import ENV_FILE, MANIFEST, SPEC_FILE
 from mlstack.render.compose_model import ComposeModel, build_compose
 from mlstack.render.disk import apply, snapshot
 from mlstack.render.envfile import fill_secrets, parse_env, secret_names, set_env_values
 from mlstack.render.journal import TMP, recover
 from mlstack.render.lock import project_lock
-from mlstack.render.manifest import MAX_BYTES, parse_record, with_manifest
+from mlstack.render.manifest import MAX_BYTES, parse_bases, parse_record, with_manifest
 from mlstack.render.plan import SCAFFOLD, STATE, Action, PlannedFile, Step, plan
+from mlstack.render.reconcile import known_bases, merge_edited
 from mlstack.render.stack_files import stack_files
 from mlstack.spec import contain
 from mlstack.spec.answers import INIT_SOURCE, Answers, index_credentials, spec_document
@@ -51,7 +52,8 @@ class Result:
         return [
             s
             for s in self.steps
-            if s.action not in (Action.IDENTICAL, Action.KEEP) and s.file.policy != STATE
+            if s.action not in (Action.IDENTICAL, Action.KEEP, Action.EDITED)
+            and s.file.policy != STATE
         ]
 
 
@@ -81,11 +83,14 @@ def plan_stack(
     spec_file: PlannedFile | None = None,
     spec_action: Action | None = None,
     given: Mapping[str, str] | None = None,
+    merge: Merge | None = None,
 ) -> tuple[list[Step], ComposeModel]:
     """Plan every file of the stack, and the manifest, against what is on disk now.
 
     ``given``: .env values the caller sets (a credential split from a flag), kept over the file's.
+    ``merge``: how hand-edited files are treated (merged unless ``overwrite``).
     """
+    merge = merge or Merge()
     model = build_compose(spec, catalog, load_rules("dev"), load_rules("prod"))
     given = dict(given or {})
     current_env = set_env_values(contain.read_text(root, ENV_FILE), given)
@@ -98,10 +103,25 @@ def plan_stack(
     manifest = contain.read_text(root, MANIFEST, MAX_BYTES)
     record = parse_record(manifest) if manifest is not None else {}
     content, modes = snapshot(root, [f.path for f in files] + list(record))
+    bases = known_bases(parse_bases(manifest) if manifest else {}, record, content)
     steps = plan(files, content, record, modes)
+    if not merge.overwrite:
+        steps = merge_edited(steps, bases, record, merge.resolve)
     if spec_file and spec_action:
-        steps[0] = Step(spec_file, spec_action)
-    return with_manifest(steps, record, manifest), model
+        steps[0] = Step(spec_file, spec_action, content.get(spec_file.path))
+    return with_manifest(steps, record, manifest, bases), model
+
+
+@dataclass(frozen=True)
+class Merge:
+    """How a render treats hand-edited generated files.
+
+    ``overwrite`` (``--force``): replace them with the render, a .bak kept of each; otherwise
+    merged. ``resolve``: YAML key path (or ``FILE:KEY``) -> ``ours``/``theirs``.
+    """
+
+    overwrite: bool = False
+    resolve: Mapping[str, str] = field(default_factory=dict)
 
 
 def init_project(
@@ -141,12 +161,21 @@ def _spec_action(root: Path, spec_file: PlannedFile) -> Action:
     return Action.IDENTICAL if current == spec_file.content else Action.CONFLICT
 
 
-def render_project(root: Path, force: bool = False, dry_run: bool = False) -> Result:
-    """Regenerate every file from mlstack.yaml (``dry_run``: plan only, as ``--check`` does)."""
+def render_project(
+    root: Path,
+    force: bool = False,
+    dry_run: bool = False,
+    resolve: Mapping[str, str] | None = None,
+) -> Result:
+    """Regenerate every file from mlstack.yaml (``dry_run``: plan only, as ``--check`` does).
+
+    Hand-edited files are merged (``resolve``: YAML key path -> side); ``force`` overwrites them.
+    """
     _require_spec(root)
+    merge = Merge(force, dict(resolve or {}))
     with writing(root, dry_run):
         catalog = _load_catalog(root)
-        return _rerender(root, catalog, _load_doc(root, load_file), None, force, dry_run)
+        return _rerender(root, catalog, _load_doc(root, load_file), None, merge, dry_run)
 
 
 def change_components(
@@ -162,11 +191,11 @@ def change_components(
     """
     _require_spec(root)
     with writing(root, dry_run):
-        return _change(root, add, remove, force, dry_run)
+        return _change(root, add, remove, Merge(force), dry_run)
 
 
 def _change(
-    root: Path, add: Sequence[str], remove: Sequence[str], force: bool, dry_run: bool
+    root: Path, add: Sequence[str], remove: Sequence[str], merge: Merge, dry_run: bool
 ) -> Result:
     catalog = _load_catalog(root)
     doc = _load_doc(root, load_document)
@@ -185,7 +214,7 @@ def _change(
         components.remove(name)
     _drop_stale_choices(doc, set(remove))
     text = dump_document(doc)
-    return _rerender(root, catalog, doc, PlannedFile(SPEC_FILE, text, SCAFFOLD), force, dry_run)
+    return _rerender(root, catalog, doc, PlannedFile(SPEC_FILE, text, SCAFFOLD), merge, dry_run)
 
 
 def _rerender(
@@ -193,19 +222,36 @@ def _rerender(
     catalog: Catalog,
     doc: Any,
     spec_file: PlannedFile | None,
-    force: bool,
+    merge: Merge,
     dry_run: bool,
 ) -> Result:
     spec = spec_from_document(doc, catalog, root=root)
     action = Action.UPDATE if spec_file else None
-    steps, model = plan_stack(root, spec, catalog, spec_file, action)
-    return _finish(root, Result(steps, spec, model), force, dry_run)
+    steps, model = plan_stack(root, spec, catalog, spec_file, action, merge=merge)
+    return _finish(root, Result(steps, spec, model), merge.overwrite, dry_run)
 
 
 def _finish(root: Path, result: Result, force: bool, dry_run: bool) -> Result:
-    if not dry_run:
-        apply(root, result.steps, force)
+    """Write the plan; then, if a merge left conflicts, say where (exit 1: the rest is written)."""
+    if dry_run:
+        return result
+    apply(root, result.steps, force)
+    conflicts = [c for s in result.steps for c in s.conflicts]
+    if conflicts:
+        places = [f"{c.file}: {c.where}" + _sides(c) for c in conflicts]
+        yaml_keys = any(c.file.endswith((".yaml", ".yml")) for c in conflicts)
+        raise MergeConflictError(places, yaml_keys)
     return result
+
+
+def _sides(conflict: Any) -> str:
+    """`` (yours: 7.2, mlstack: 7.4)`` where both sides are short enough to show."""
+    if not conflict.ours and not conflict.theirs:
+        return ""
+    ours, theirs = conflict.ours.strip(), conflict.theirs.strip()
+    if "\n" in ours + theirs or len(ours + theirs) > 80:
+        return ""
+    return f" (yours: {ours}, mlstack: {theirs})"
 
 
 def _require_spec(root: Path) -> None:
