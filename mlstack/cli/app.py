@@ -180,19 +180,6 @@ def render(
 
 
 @command()
-def diff(
-    files: list[str] = typer.Argument(None, help="Only these files (default: all)."),
-) -> None:
-    """Show what `mlstack render` would change, as a unified diff (writes nothing)."""
-    from mlstack.cli.diff_view import print_conflicts, print_diff
-    from mlstack.render.generate import render_project
-
-    result = render_project(STATE["dir"], dry_run=True)
-    print_diff(result.steps, files or ())
-    print_conflicts(result.steps)
-
-
-@command()
 def validate() -> None:
     """Check mlstack.yaml and the fragments; run `docker compose config` when it is there."""
     from mlstack.run.validate import validate_project
