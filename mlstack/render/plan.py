@@ -75,7 +75,9 @@ class Step:
 
     @property
     def writes(self) -> bool:
-        """Whether the step changes the disk."""
+        """Whether the step changes the disk (a conflict seen again changes nothing)."""
+        if self.action is Action.CONFLICTS:
+            return self.file.content != self.before
         return self.action in WRITES
 
 
