@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -160,3 +161,73 @@ def test_a_tampered_base_is_not_trusted(tmp_path: Path, make_stack: Any, cli: An
     result = cli("-C", root, "render")
     assert result.exit_code == 2 and "compose.yaml" in result.output
     assert LABELS in (root / "compose.yaml").read_text()
+
+
+PACKAGES = "services:\n  api:\n    packages: [numpy==2.3.0]\n    apt: [libgomp1]\n"
+
+
+def test_packages_in_the_spec_reach_requirements_through_add(
+    tmp_path: Path, make_stack: Any, cli: Any
+) -> None:
+    root = make_stack(tmp_path, "--with", "api,redis")
+    assert "packages: [numpy==2.3.0]" in (root / "mlstack.yaml").read_text()  # shown, commented
+    with (root / "mlstack.yaml").open("a") as handle:
+        handle.write(PACKAGES)
+    result = cli("-C", root, "add", "postgres")
+    assert result.exit_code == 0, result.output
+    lines = (root / "api" / "requirements.txt").read_text().splitlines()
+    assert "numpy==2.3.0" in lines and any(line.startswith("psycopg") for line in lines)
+    dockerfile = (root / "api" / "Dockerfile").read_text()
+    runtime = dockerfile.split("FROM python:3.12-slim\n")[1]
+    assert "apt-get install -y --no-install-recommends libgomp1" in runtime
+    assert "rm -rf /var/lib/apt/lists/*" in runtime
+    assert runtime.index("libgomp1") < runtime.index("USER app")
+    assert cli("-C", root, "render", "--check").exit_code == 0
+
+
+@pytest.mark.parametrize(
+    ("settings", "field"),
+    [
+        ("  api:\n    packages: ['numpy; rm -rf /']\n", "services.api.packages[0]"),
+        ("  api:\n    apt: ['curl && sh']\n", "services.api.apt[0]"),
+        ("  redis:\n    packages: [numpy]\n", "services.redis.packages"),
+    ],
+)
+def test_bad_packages_are_named_by_field(
+    tmp_path: Path, make_stack: Any, cli: Any, tree_state: Any, settings: str, field: str
+) -> None:
+    root = make_stack(tmp_path, "--with", "api,redis")
+    with (root / "mlstack.yaml").open("a") as handle:
+        handle.write("services:\n" + settings)
+    before = tree_state(root)
+    result = cli("-C", root, "render")
+    assert result.exit_code == 2, result.output
+    assert f"mlstack.yaml: {field}" in result.output
+    assert tree_state(root) == before
+
+
+@pytest.mark.judge
+def test_apt_and_packages_are_hadolint_clean(
+    tmp_path: Path, make_stack: Any, cli: Any, require: Any, tool_path: Any
+) -> None:
+    require("hadolint")
+    root = make_stack(tmp_path, "--with", "api,jupyter,mlflow,trainer,postgres")
+    with (root / "mlstack.yaml").open("a") as handle:
+        handle.write("services:\n")
+        for name in ("api", "jupyter", "mlflow", "trainer"):
+            handle.write(f"  {name}:\n    packages: ['httpx>=0.27,<1']\n")
+            handle.write("    apt: [libgomp1, 'curl=8.*']\n")
+    assert cli("-C", root, "render").exit_code == 0
+    for name in ("api", "jupyter", "mlflow", "trainer"):
+        found = subprocess.run(
+            [tool_path("hadolint"), "--failure-threshold", "warning", f"{name}/Dockerfile"],
+            cwd=root,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        assert found.returncode == 0, (name, found.stdout)
+        assert (
+            "--no-install-recommends curl=8.* libgomp1" in (root / name / "Dockerfile").read_text()
+        )
+    assert "'httpx>=0.27,<1'" in (root / "mlflow" / "Dockerfile").read_text()

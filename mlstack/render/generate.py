@@ -34,7 +34,12 @@ from mlstack.spec.yamlio import dump, dump_document, load_document, load_file
 
 SPEC_HEADER = (
     "mlstack.yaml: the source of truth of this stack. Edit it, then run `mlstack render`.\n"
-    "Reference: README.md, section mlstack.yaml."
+    "Reference: README.md, section mlstack.yaml.\n"
+    "Per component, under services.<name> (README: Changing your stack):\n"
+    "  packages: [numpy==2.3.0]  pip requirements added to an image mlstack builds\n"
+    "  apt: [libgomp1]           Debian packages for that image (NAME or NAME=VERSION)\n"
+    "  compose: {labels: {team: ml}}  raw compose keys for that service, merged last\n"
+    "Hand edits to generated files are kept too: `mlstack render` merges into them."
 )
 
 
