@@ -10,11 +10,11 @@ from __future__ import annotations
 import contextlib
 import os
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from mlstack.errors import BusyError, InputError, MergeConflictError
+from mlstack.errors import BusyError, InputError
 from mlstack.layout import ENV_FILE, MANIFEST, SPEC_FILE
 from mlstack.render.compose_model import ComposeModel, build_compose
 from mlstack.render.disk import apply, snapshot
@@ -23,7 +23,7 @@ from mlstack.render.journal import TMP, recover
 from mlstack.render.lock import project_lock
 from mlstack.render.manifest import MAX_BYTES, parse_bases, parse_record, with_manifest
 from mlstack.render.plan import SCAFFOLD, STATE, Action, PlannedFile, Step, plan
-from mlstack.render.reconcile import known_bases, merge_edited
+from mlstack.render.reconcile import Merge, known_bases, merge_edited, raise_conflicts
 from mlstack.render.stack_files import stack_files
 from mlstack.spec import contain
 from mlstack.spec.answers import INIT_SOURCE, Answers, index_credentials, spec_document
@@ -115,18 +115,6 @@ def plan_stack(
     if spec_file and spec_action:
         steps[0] = Step(spec_file, spec_action, content.get(spec_file.path))
     return with_manifest(steps, record, manifest, bases), model
-
-
-@dataclass(frozen=True)
-class Merge:
-    """How a render treats hand-edited generated files.
-
-    ``overwrite`` (``--force``): replace them with the render, a .bak kept of each; otherwise
-    merged. ``resolve``: YAML key path (or ``FILE:KEY``) -> ``ours``/``theirs``.
-    """
-
-    overwrite: bool = False
-    resolve: Mapping[str, str] = field(default_factory=dict)
 
 
 def init_project(
@@ -241,22 +229,8 @@ def _finish(root: Path, result: Result, force: bool, dry_run: bool) -> Result:
     if dry_run:
         return result
     apply(root, result.steps, force)
-    conflicts = [c for s in result.steps for c in s.conflicts]
-    if conflicts:
-        places = [f"{c.file}: {c.where}" + _sides(c) for c in conflicts]
-        yaml_keys = any(c.file.endswith((".yaml", ".yml")) for c in conflicts)
-        raise MergeConflictError(places, yaml_keys)
+    raise_conflicts(result.steps)
     return result
-
-
-def _sides(conflict: Any) -> str:
-    """`` (yours: 7.2, mlstack: 7.4)`` where both sides are short enough to show."""
-    if not conflict.ours and not conflict.theirs:
-        return ""
-    ours, theirs = conflict.ours.strip(), conflict.theirs.strip()
-    if "\n" in ours + theirs or len(ours + theirs) > 80:
-        return ""
-    return f" (yours: {ours}, mlstack: {theirs})"
 
 
 def _require_spec(root: Path) -> None:

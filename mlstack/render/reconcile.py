@@ -18,9 +18,11 @@ recorded digest, or a file that still holds conflict markers.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 
+from mlstack.errors import MergeConflictError
 from mlstack.render.merge import merge_file
 from mlstack.render.merge_records import Conflict
 from mlstack.render.merge_text import has_conflict_markers
@@ -89,3 +91,32 @@ def known_bases(
         if path not in known and text is not None and digest(text) == recorded:
             known[path] = text
     return known
+
+
+@dataclass(frozen=True)
+class Merge:
+    """How a render treats hand-edited generated files.
+
+    ``overwrite`` (``--force``): replace them with the render, a .bak kept of each; otherwise
+    merged. ``resolve``: YAML key path (or ``FILE:KEY``) -> ``ours``/``theirs``.
+    """
+
+    overwrite: bool = False
+    resolve: Mapping[str, str] = field(default_factory=dict)
+
+
+def raise_conflicts(steps: Sequence[Step]) -> None:
+    """After the write: name every conflict a merge left (exit 1), if any."""
+    conflicts = [c for s in steps for c in s.conflicts]
+    if conflicts:
+        places = [f"{c.file}: {c.where}" + _sides(c) for c in conflicts]
+        yaml_keys = any(c.file.endswith((".yaml", ".yml")) for c in conflicts)
+        raise MergeConflictError(places, yaml_keys)
+
+
+def _sides(conflict: Conflict) -> str:
+    """`` (yours: 7.2, mlstack: 7.4)`` where both sides are short enough to show."""
+    ours, theirs = conflict.ours.strip(), conflict.theirs.strip()
+    if not (ours or theirs) or "\n" in ours + theirs or len(ours + theirs) > 80:
+        return ""
+    return f" (yours: {ours}, mlstack: {theirs})"
