@@ -46,10 +46,12 @@ def main_options(
     STATE.update(dir=project_dir, debug=debug)
 
 
-def _print_steps(steps: list[Any], verbose: bool = True) -> None:
+def _print_steps(steps: list[Any], verbose: bool = True, notes: Any = ()) -> None:
     for step in steps:
         if verbose or step.writes:
             typer.echo(f"  {step}")
+    for note in notes:
+        typer.echo(note)
 
 
 @command()
@@ -129,7 +131,8 @@ def add(
     """Add components to mlstack.yaml and re-render."""
     from mlstack.render.generate import change_components
 
-    _print_steps(change_components(STATE["dir"], add=names, force=force).steps, verbose=False)
+    result = change_components(STATE["dir"], add=names, force=force)
+    _print_steps(result.steps, verbose=False, notes=result.notes)
 
 
 @command()
@@ -140,7 +143,8 @@ def remove(
     """Remove components from mlstack.yaml and re-render."""
     from mlstack.render.generate import change_components
 
-    _print_steps(change_components(STATE["dir"], remove=names, force=force).steps, verbose=False)
+    result = change_components(STATE["dir"], remove=names, force=force)
+    _print_steps(result.steps, verbose=False, notes=result.notes)
 
 
 @command()
@@ -170,7 +174,7 @@ def render(
             raise typer.Exit(ExitCode.FAILURE)
         typer.echo("no drift: the files match mlstack.yaml")
         return
-    _print_steps(result.steps, verbose=dry_run)
+    _print_steps(result.steps, verbose=dry_run, notes=result.notes)
     if dry_run:
         from mlstack.cli.diff_view import print_conflicts, print_diff
 

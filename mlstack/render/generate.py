@@ -8,6 +8,8 @@ everything, and writes all at once.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
+import json
 import os
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -21,10 +23,17 @@ from mlstack.render.disk import apply, snapshot
 from mlstack.render.envfile import fill_secrets, parse_env, secret_names, set_env_values
 from mlstack.render.journal import TMP, recover
 from mlstack.render.lock import project_lock
-from mlstack.render.manifest import MAX_BYTES, parse_bases, parse_record, with_manifest
+from mlstack.render.manifest import (
+    MAX_BYTES,
+    parse_bases,
+    parse_record,
+    version,
+    with_manifest,
+)
 from mlstack.render.plan import SCAFFOLD, STATE, Action, PlannedFile, Step, plan
 from mlstack.render.reconcile import Merge, known_bases, merge_edited, raise_conflicts
 from mlstack.render.stack_files import stack_files
+from mlstack.render.upgrade import notes, sources
 from mlstack.spec import contain
 from mlstack.spec.answers import INIT_SOURCE, Answers, index_credentials, spec_document
 from mlstack.spec.catalog import USER_STACKS, Catalog, load_catalog, load_rules
@@ -50,6 +59,7 @@ class Result:
     steps: list[Step]
     spec: StackSpec
     model: ComposeModel
+    notes: tuple[str, ...] = ()  # what an upgrade of mlstack changed (render/upgrade.py)
 
     @property
     def drift(self) -> list[Step]:
@@ -96,7 +106,8 @@ def plan_stack(
     ``merge``: how hand-edited files are treated (merged unless ``overwrite``).
     """
     merge = merge or Merge()
-    model = build_compose(spec, catalog, load_rules("dev"), load_rules("prod"))
+    rules = {"dev": load_rules("dev"), "prod": load_rules("prod")}
+    model = build_compose(spec, catalog, rules["dev"], rules["prod"])
     given = dict(given or {})
     current_env = set_env_values(contain.read_text(root, ENV_FILE), given)
     env = {**fill_secrets(secret_names(spec, catalog), parse_env(current_env or "")), **given}
@@ -114,7 +125,8 @@ def plan_stack(
         steps = merge_edited(steps, bases, record, merge.resolve)
     if spec_file and spec_action:
         steps[0] = Step(spec_file, spec_action, content.get(spec_file.path))
-    return with_manifest(steps, record, manifest, bases), model
+    used = sources(spec, catalog, rules)
+    return with_manifest(steps, record, manifest, bases, used), model
 
 
 def init_project(
@@ -226,6 +238,12 @@ def _rerender(
 
 def _finish(root: Path, result: Result, force: bool, dry_run: bool) -> Result:
     """Write the plan; then, if a merge left conflicts, say where (exit 1: the rest is written)."""
+    manifest = contain.read_text(root, MANIFEST, MAX_BYTES)
+    new = next((s for s in result.steps if s.file.path == MANIFEST), None)
+    if new is not None:
+        used = json.loads(new.file.content).get("sources", {})
+        said = notes(manifest, used, result.steps, version())
+        result = dataclasses.replace(result, notes=tuple(said))
     if dry_run:
         return result
     apply(root, result.steps, force)

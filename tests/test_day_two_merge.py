@@ -231,3 +231,30 @@ def test_apt_and_packages_are_hadolint_clean(
             "--no-install-recommends curl=8.* libgomp1" in (root / name / "Dockerfile").read_text()
         )
     assert "'httpx>=0.27,<1'" in (root / "mlflow" / "Dockerfile").read_text()
+
+
+def test_an_upgrade_says_what_changed_and_keeps_hand_edits(
+    tmp_path: Path, make_stack: Any, cli: Any
+) -> None:
+    """An older mlstack pinned redis 8.8 (here: a fragment in stacks/ standing in for it)."""
+    shipped = Path(__file__).parent.parent / "stacks" / "redis.yaml"
+    (tmp_path / "stacks").mkdir()
+    old = shipped.read_text().replace("redis:8.10-alpine", "redis:8.8-alpine")
+    (tmp_path / "stacks" / "redis.yaml").write_text(old)
+    root = make_stack(tmp_path, "--with", "api,redis")
+    edit(root, "compose.yaml", "  api:\n", LABELS)
+    (root / "stacks" / "redis.yaml").unlink()  # the new release's default is 8.10
+    body = json.loads((root / MANIFEST).read_text())
+    (root / MANIFEST).write_text(json.dumps({**body, "mlstack": "0.0.1"}))
+    result = cli("-C", root, "render")
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert any(line.startswith("mlstack 0.0.1 -> ") for line in lines)
+    assert any(
+        line.startswith("redis image redis:8.8-alpine -> redis:8.10-alpine: new default in")
+        for line in lines
+    )
+    compose = (root / "compose.yaml").read_text()
+    assert "image: redis:8.10-alpine" in compose and LABELS in compose
+    again = cli("-C", root, "render")
+    assert again.exit_code == 0 and "->" not in again.output
