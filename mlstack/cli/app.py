@@ -98,11 +98,13 @@ def init(
         ca_bundle=ca_bundle,
         pip_index_url=pip_index_url,
     )
-    answers = gather_answers(root, options, interactive=not yes)
+    gathered = gather_answers(root, options, interactive=not yes, force=force)
     try:
-        result = init_project(root, answers, force=force, dry_run=dry_run)
+        result = init_project(root, gathered.answers, force=force, dry_run=dry_run)
     except InputError as exc:
-        raise as_flag_error(exc) from exc
+        raise as_flag_error(exc, gathered.asked) from exc
+    for note in gathered.notes:  # what init chose on its own, and warnings: once it worked
+        typer.echo(note, err=note.startswith("warning"))
     _print_steps(result.steps)
     if not dry_run:
         run = "mlstack" if root == STATE["dir"] else f"mlstack -C {root}"

@@ -17,10 +17,17 @@ from pathlib import Path
 from typing import Any
 
 from mlstack.errors import BusyError, InputError
-from mlstack.layout import ENV_FILE, MANIFEST, SPEC_FILE
+from mlstack.layout import MANIFEST, SPEC_FILE
 from mlstack.render.compose_model import ComposeModel, build_compose
 from mlstack.render.disk import apply, snapshot
-from mlstack.render.envfile import fill_secrets, parse_env, secret_names, set_env_values
+from mlstack.render.envfile import (
+    check_env,
+    fill_secrets,
+    parse_env,
+    read_env,
+    secret_names,
+    set_env_values,
+)
 from mlstack.render.journal import TMP, recover
 from mlstack.render.lock import project_lock
 from mlstack.render.manifest import (
@@ -109,7 +116,9 @@ def plan_stack(
     rules = {"dev": load_rules("dev"), "prod": load_rules("prod")}
     model = build_compose(spec, catalog, rules["dev"], rules["prod"])
     given = dict(given or {})
-    current_env = set_env_values(contain.read_text(root, ENV_FILE), given)
+    current_env = read_env(root)
+    check_env(current_env or "")
+    current_env = set_env_values(current_env, given)
     env = {**fill_secrets(secret_names(spec, catalog), parse_env(current_env or "")), **given}
     gitignore = contain.read_text(root, ".gitignore")
     files = [
@@ -133,13 +142,13 @@ def init_project(
     root: Path, answers: Answers, force: bool = False, dry_run: bool = False
 ) -> Result:
     """Create mlstack.yaml from the answers and render the stack beside it."""
-    _refuse_existing(root, force)
+    refuse_existing(root, force)
     catalog = _load_catalog(root)
     doc = spec_document(answers)
     spec = spec_from_document(doc, catalog, INIT_SOURCE, root)  # the CLI names the flag
     spec_file = PlannedFile(SPEC_FILE, dump(doc, SPEC_HEADER), SCAFFOLD)
     with writing(root, dry_run):
-        _refuse_existing(root, force)  # again: another init may have won the lock
+        refuse_existing(root, force)  # again: another init may have won the lock
         action = _spec_action(root, spec_file)
         steps, model = plan_stack(
             root, spec, catalog, spec_file, action, index_credentials(answers)
@@ -147,7 +156,8 @@ def init_project(
         return _finish(root, Result(steps, spec, model), force, dry_run)
 
 
-def _refuse_existing(root: Path, force: bool) -> None:
+def refuse_existing(root: Path, force: bool) -> None:
+    """Refuse to init over a stack: before the wizard's first question, again under the lock."""
     if os.path.lexists(root / SPEC_FILE) and not force:
         raise InputError(
             str(root / SPEC_FILE),

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import time
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -198,7 +199,22 @@ class Engine:
             ) from exc
 
     def states(self) -> dict[str, ServiceState]:
-        """Every service container's state and health, in one call."""
+        """Every service container's state and health, in one call.
+
+        While ``compose up`` recreates a container, ``ps`` can list it and then fail to inspect
+        it ("No such container"): that is a moment of the recreate, not a failure, so ps is
+        asked again (a few times) before its error counts.
+        """
+        for _ in range(4):
+            try:
+                return self._ps()
+            except EngineError as exc:
+                if "No such container" not in exc.problem:
+                    raise
+                time.sleep(0.2)
+        return self._ps()
+
+    def _ps(self) -> dict[str, ServiceState]:
         out = self.compose(
             "ps", "--all", "--format", "json", what="docker compose ps failed", fix=START_ENGINE
         )
