@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import json
 import os
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -30,17 +29,11 @@ from mlstack.render.envfile import (
 )
 from mlstack.render.journal import TMP, recover
 from mlstack.render.lock import project_lock
-from mlstack.render.manifest import (
-    MAX_BYTES,
-    parse_bases,
-    parse_record,
-    version,
-    with_manifest,
-)
+from mlstack.render.manifest import MAX_BYTES, parse_bases, parse_record, with_manifest
 from mlstack.render.plan import SCAFFOLD, STATE, Action, PlannedFile, Step, plan
 from mlstack.render.reconcile import Merge, known_bases, merge_edited, raise_conflicts
 from mlstack.render.stack_files import stack_files
-from mlstack.render.upgrade import notes, sources
+from mlstack.render.upgrade import sources, upgrade_notes
 from mlstack.spec import contain
 from mlstack.spec.answers import INIT_SOURCE, Answers, index_credentials, spec_document
 from mlstack.spec.catalog import USER_STACKS, Catalog, load_catalog, load_rules
@@ -248,12 +241,8 @@ def _rerender(
 
 def _finish(root: Path, result: Result, force: bool, dry_run: bool) -> Result:
     """Write the plan; then, if a merge left conflicts, say where (exit 1: the rest is written)."""
-    manifest = contain.read_text(root, MANIFEST, MAX_BYTES)
-    new = next((s for s in result.steps if s.file.path == MANIFEST), None)
-    if new is not None:
-        used = json.loads(new.file.content).get("sources", {})
-        said = notes(manifest, used, result.steps, version())
-        result = dataclasses.replace(result, notes=tuple(said))
+    said = upgrade_notes(contain.read_text(root, MANIFEST, MAX_BYTES), result.steps)
+    result = dataclasses.replace(result, notes=tuple(said))
     if dry_run:
         return result
     apply(root, result.steps, force)

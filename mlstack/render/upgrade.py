@@ -29,6 +29,17 @@ def sources(spec: StackSpec, catalog: Catalog, rules: dict[str, Rules]) -> dict[
     return {name: _digest(dataclasses.asdict(value)) for name, value in sorted(used.items())}
 
 
+def upgrade_notes(manifest: str | None, steps: list[Step]) -> list[str]:
+    """:func:`notes` for a plan: the new sources are those of the manifest it writes."""
+    from mlstack.layout import MANIFEST
+    from mlstack.render.manifest import version
+
+    new = next((s for s in steps if s.file.path == MANIFEST), None)
+    if new is None:
+        return []
+    return notes(manifest, json.loads(new.file.content).get("sources", {}), steps, version())
+
+
 def notes(
     manifest: str | None, new_sources: dict[str, str], steps: list[Step], version: str
 ) -> list[str]:
