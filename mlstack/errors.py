@@ -70,6 +70,31 @@ class ConflictError(MlstackError):
         )
 
 
+class MergeConflictError(MlstackError):
+    """A re-render merged into hand-edited files, but some changes need the user's choice.
+
+    Everything else was written; the user's value is still in each YAML file, text conflicts
+    are between markers.
+    """
+
+    exit_code = ExitCode.FAILURE
+
+    def __init__(self, places: list[str], yaml_keys: bool) -> None:
+        self.places = places
+        listed = "\n".join(f"  - {p}" for p in places)
+        how = (
+            "keep yours with `mlstack render --ours KEY`, take mlstack's with "
+            "`mlstack render --theirs KEY`, or edit the file and run `mlstack render`"
+            if yaml_keys
+            else "edit the file between the <<<<<<< and >>>>>>> markers, then `mlstack render`"
+        )
+        super().__init__(
+            "your edits and the new render changed the same places (the rest was merged "
+            f"and written; your values are kept):\n{listed}",
+            how,
+        )
+
+
 class WriteError(MlstackError):
     """The target directory cannot be written; nothing was changed."""
 

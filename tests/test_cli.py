@@ -308,6 +308,7 @@ def test_validate_judges_what_render_would_write_not_stale_files(
     root = make_stack(tmp_path, "--with", "api,redis")
     prod = root / "compose.prod.yaml"
     prod.write_text(prod.read_text().replace("restart: unless-stopped", "restartt: x", 1))
+    (root / ".mlstack" / "manifest.json").unlink()  # no merge base: render would overwrite it
     result = cli("-C", root, "validate")
     assert result.exit_code == 0, result.output
     lines = result.output.splitlines()

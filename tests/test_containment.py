@@ -59,7 +59,7 @@ def write_manifest(root: Path, body: Any) -> None:
 
 def test_manifest_has_a_format_version(project: Path) -> None:
     body = json.loads((project / MANIFEST).read_text())
-    assert body["format"] == FORMAT == 2
+    assert body["format"] == FORMAT == 3
     assert set(body["files"]) <= generated_paths()
 
 
@@ -169,8 +169,9 @@ def test_format_1_manifest_is_read_and_migrated(project: Path, cli: Any) -> None
     assert result.exit_code == 0, result.output  # the old format is not drift
     assert cli("-C", project, "add", "qdrant").exit_code == 0
     body = json.loads((project / MANIFEST).read_text())
-    assert body["format"] == 2
+    assert body["format"] == 3  # was 2: format 3 adds the merge bases (issue 11)
     assert set(files) <= set(body["files"])
+    assert set(body["base"]) == set(body["files"])
 
 
 def test_deletes_only_what_the_manifest_may_name(project: Path, cli: Any) -> None:
@@ -380,9 +381,10 @@ def test_nothing_to_write_leaves_the_manifest_alone() -> None:
     from mlstack.render.plan import Action, PlannedFile, Step, digest
 
     record = {"compose.yaml": digest("x\n")}
+    bases = {"compose.yaml": "x\n"}  # format 3 records the merge base too
     same = [Step(PlannedFile("compose.yaml", "x\n"), Action.IDENTICAL)]
-    assert with_manifest(same, record, manifest_file(record).content) == same
+    assert with_manifest(same, record, manifest_file(record, bases).content, bases) == same
     changed = [Step(PlannedFile("compose.yaml", "y\n"), Action.UPDATE)]
-    last = with_manifest(changed, record, manifest_file(record).content)[-1]
+    last = with_manifest(changed, record, manifest_file(record, bases).content, bases)[-1]
     assert (last.file.path, last.action) == (MANIFEST, Action.UPDATE)
     assert json.loads(last.file.content)["files"] == {"compose.yaml": digest("y\n")}

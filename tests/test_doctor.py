@@ -98,14 +98,15 @@ def test_no_mlstack_yaml(tmp_path: Path):
 
 def test_drift_names_the_file(tmp_path: Path, make_stack: Any):
     root = make_stack(tmp_path, "--with", "redis")
-    compose = root / "compose.yaml"
-    compose.write_text(compose.read_text() + "# my edit\n")
+    # Was: a hand edit was drift; since issue 11 render keeps it, so a spec change is.
+    spec = root / "mlstack.yaml"
+    spec.write_text(spec.read_text() + "images:\n  redis: redis:8.12-alpine\n")
     files = doctor(root, FakeEngine())["files"]
     assert files == Check(
         "files",
         "fail",
         "drifted from mlstack.yaml: compose.yaml",
-        "run `mlstack render` (edited files: move the edit into mlstack.yaml, or --force)",
+        "run `mlstack render` (it merges your edits; see `mlstack diff`)",
     )
 
 

@@ -131,7 +131,7 @@ def test_render_dry_run_shows_identical_and_conflict(
         handle.write("# my tweak\n")
     result = cli("-C", root, "render", "--dry-run")
     assert result.exit_code == 0, result.output
-    assert "conflict (edited) compose.yaml" in words(result.output)
+    assert "kept (edited) compose.yaml" in words(result.output)  # was a conflict (issue 11)
     assert "identical compose.override.yaml" in words(result.output)
 
 
@@ -148,15 +148,14 @@ def edited_stack(tmp_path: Path, make_stack: Any) -> Path:
     return root
 
 
-def test_render_stops_on_a_hand_edit_and_changes_nothing(
-    edited_stack: Path, cli: Any, tree_state: Any
-) -> None:
-    before = tree_state(edited_stack)
+def test_render_merges_a_hand_edit(edited_stack: Path, cli: Any) -> None:
+    """Was: render stopped (exit 2) on any hand edit; since issue 11 it merges it."""
     result = cli("-C", edited_stack, "render")
-    assert result.exit_code == 2, result.output
-    assert "  - compose.yaml" in result.output
-    assert "--force" in result.output
-    assert tree_state(edited_stack) == before
+    assert result.exit_code == 0, result.output
+    assert (edited_stack / "compose.yaml").read_text().endswith("# my tweak\n")
+    assert "FROM python:3.11-slim" in (edited_stack / "api" / "Dockerfile").read_text()
+    assert not (edited_stack / "compose.yaml.bak").exists()
+    assert cli("-C", edited_stack, "render", "--check").exit_code == 0
 
 
 def test_force_overwrites_and_keeps_a_backup(edited_stack: Path, cli: Any) -> None:
@@ -285,10 +284,11 @@ def test_check_reports_drift_and_writes_nothing(
     tmp_path: Path, make_stack: Any, cli: Any, tree_state: Any, change: str
 ) -> None:
     root = make_stack(tmp_path, "--with", "api,jupyter,redis")
-    if change == "hand-edit":
-        with (root / "compose.yaml").open("a") as handle:
-            handle.write("# my tweak\n")
-        expected = "drift: conflict (edited) compose.yaml"
+    if change == "hand-edit":  # was an appended comment: render keeps that now (issue 11)
+        compose = root / "compose.yaml"
+        compose.write_text(compose.read_text().replace("redis:8.10-alpine", "redis:8.8-alpine"))
+        set_in_spec(root, "gpu:", "images:\n  redis: redis:8.12-alpine\ngpu:")
+        expected = "drift: conflict (merged) compose.yaml"
     else:
         set_in_spec(root, "gpu:", "shm_size: 2g\ngpu:")
         expected = "drift: update compose.yaml"

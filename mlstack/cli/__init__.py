@@ -2,11 +2,15 @@
 
 from mlstack.cli.app import app, main
 from mlstack.cli.attach_cmds import register as _register_attach
+from mlstack.cli.change_cmds import register as _register_change
+from mlstack.cli.diff_cmd import register as _register_diff
 from mlstack.cli.export_cmds import register as _register_exports
 from mlstack.cli.look_cmds import register as _register_look
 
+_register_change()
 _register_look()
 _register_attach()
 _register_exports(app)
+_register_diff(app)
 
 __all__ = ["app", "main"]

@@ -67,10 +67,12 @@ def main_options(
         STATE["dir"] = find_project(Path.cwd()) or Path()
 
 
-def _print_steps(steps: list[Any], verbose: bool = True) -> None:
+def _print_steps(steps: list[Any], verbose: bool = True, notes: Any = ()) -> None:
     for step in steps:
         if verbose or step.writes:
             typer.echo(f"  {step}")
+    for note in notes:
+        typer.echo(note)
 
 
 @command()
@@ -151,62 +153,6 @@ def components() -> None:
 
 DRY_RUN = typer.Option(False, "--dry-run", help="Print the plan; write nothing.")
 DRY_RUN_DONE = "dry run: nothing was written"
-
-
-@command()
-def add(
-    names: list[str] = typer.Argument(..., help="Components to add."),
-    force: bool = typer.Option(False, help="Overwrite edited files (keeps .bak)."),
-    dry_run: bool = DRY_RUN,
-) -> None:
-    """Add components to mlstack.yaml and re-render."""
-    from mlstack.render.generate import change_components
-
-    result = change_components(STATE["dir"], add=names, force=force, dry_run=dry_run)
-    if result.already:
-        nothing = "; nothing changed" if not result.steps else ""
-        typer.echo(f"already in the stack: {', '.join(result.already)}{nothing}")
-    _print_steps(result.steps, verbose=dry_run)
-    if dry_run:
-        typer.echo(DRY_RUN_DONE)
-
-
-@command()
-def remove(
-    names: list[str] = typer.Argument(..., help="Components to remove."),
-    force: bool = typer.Option(False, help="Overwrite edited files (keeps .bak)."),
-    dry_run: bool = DRY_RUN,
-) -> None:
-    """Remove components from mlstack.yaml and re-render."""
-    from mlstack.render.generate import change_components
-
-    result = change_components(STATE["dir"], remove=names, force=force, dry_run=dry_run)
-    _print_steps(result.steps, verbose=dry_run)
-    if dry_run:
-        typer.echo(DRY_RUN_DONE)
-
-
-@command()
-def render(
-    check: bool = typer.Option(False, help="Write nothing; exit 1 if files drifted."),
-    force: bool = typer.Option(False, help="Overwrite edited files (keeps .bak)."),
-    dry_run: bool = typer.Option(False, help="Print the plan; write nothing."),
-) -> None:
-    """Regenerate the stack's files from mlstack.yaml."""
-    from mlstack.render.generate import render_project
-
-    result = render_project(STATE["dir"], force=force, dry_run=check or dry_run)
-    if check:
-        for step in result.drift:
-            typer.echo(f"drift: {step}")
-        if result.drift:
-            typer.echo("fix: run `mlstack render` (or --force for edited files)", err=True)
-            raise typer.Exit(ExitCode.FAILURE)
-        typer.echo("no drift: the files match mlstack.yaml")
-        return
-    _print_steps(result.steps, verbose=dry_run)
-    if dry_run:
-        typer.echo(DRY_RUN_DONE)
 
 
 @command()

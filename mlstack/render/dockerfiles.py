@@ -9,6 +9,8 @@ credential in it) is written into the pip step.
 
 from __future__ import annotations
 
+import shlex
+
 from mlstack.render.compose_model import BASE_ARG, CA_SECRET, INDEX_SECRET, image_ref
 from mlstack.spec.catalog import Catalog
 from mlstack.spec.stack_spec import StackSpec
@@ -51,6 +53,7 @@ def dockerfile(template: str, spec: StackSpec, catalog: Catalog) -> str:
 def requirements(template: str, spec: StackSpec) -> list[str] | None:
     """The pinned requirements of a built component (None: it has no requirements file)."""
     clients = [PINS[c] for c in ("postgres", "redis", "mlflow") if c in spec.components]
+    clients += spec.packages.get(template, ())  # services.<name>.packages, as the user wrote them
     if template == "api":
         return [PINS["fastapi"], PINS["uvicorn"], *clients]
     if template == "jupyter":
@@ -64,6 +67,28 @@ def requirements(template: str, spec: StackSpec) -> list[str] | None:
         torch = f"torch=={TORCH[variant]}+{variant}"
         return [f"--extra-index-url {torch_index_url(cuda)}", torch, *clients]
     return None
+
+
+def apt_install(spec: StackSpec, template: str) -> list[str]:
+    """``services.<name>.apt``: one RUN in the runtime stage, no recommends, lists removed.
+
+    Packages are pinned as the user writes them (``curl=8.*``); an unpinned one is the user's
+    choice, so hadolint's DL3008 (pin apt versions) is waived for that line only, said so.
+    """
+    packages = spec.apt.get(template, ())
+    if not packages:
+        return []
+    lines = []
+    if any("=" not in p for p in packages):
+        lines.append("# unpinned as written in mlstack.yaml (pin as NAME=VERSION to reproduce)")
+        lines.append("# hadolint ignore=DL3008")
+    listed = " ".join(sorted(packages))
+    lines.append(
+        "RUN apt-get update \\\n"
+        f"    && apt-get install -y --no-install-recommends {listed} \\\n"
+        "    && rm -rf /var/lib/apt/lists/*"
+    )
+    return lines
 
 
 def _pip(spec: StackSpec, pip: str, args: str) -> str:
@@ -133,6 +158,7 @@ def _api(spec: StackSpec, catalog: Catalog) -> str:
         "# Runtime stage: slim, non-root, code copied after the dependencies for layer caching.",
         f"FROM {base}",
         "ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PATH=/opt/venv/bin:$PATH",
+        apt_install(spec, "api"),
         _user("app"),
         "WORKDIR /app",
         "COPY --from=build /opt/venv /opt/venv",
@@ -165,6 +191,7 @@ def _jupyter(spec: StackSpec, catalog: Catalog) -> str:
         *gpu,
         f"ARG {BASE_ARG}={image_ref(spec, catalog, 'jupyter')}",
         f"FROM ${{{BASE_ARG}}}",
+        *(["USER root", *apt_install(spec, "jupyter")] if spec.apt.get("jupyter") else []),
         *install,
         "USER 1000",
         "EXPOSE 8888",
@@ -172,11 +199,14 @@ def _jupyter(spec: StackSpec, catalog: Catalog) -> str:
 
 
 def _mlflow(spec: StackSpec, catalog: Catalog) -> str:
-    driver = [_pip(spec, "pip", PINS["psycopg2"])] if "postgres" in spec.components else []
+    driver = [PINS["psycopg2"]] if "postgres" in spec.components else []
+    wanted = [*driver, *spec.packages.get("mlflow", ())]
+    pip = [_pip(spec, "pip", " ".join(shlex.quote(p) for p in wanted))] if wanted else []
     return _lines(
         "# MLflow's image runs as root and has no database driver: add the driver, run as mlflow.",
         f"FROM {image_ref(spec, catalog, 'mlflow')}",
-        *driver,
+        *apt_install(spec, "mlflow"),
+        *pip,
         f"RUN groupadd --system --gid {APP_UID} mlflow \\\n"
         f"    && useradd --system --uid {APP_UID} --gid mlflow --no-create-home mlflow \\\n"
         "    && mkdir -p /mlflow/artifacts && chown -R mlflow:mlflow /mlflow",
@@ -211,6 +241,7 @@ def _trainer(spec: StackSpec, catalog: Catalog) -> str:
         f"FROM {base}",
         "ENV PIP_DISABLE_PIP_VERSION_CHECK=1 PYTHONUNBUFFERED=1 PATH=/opt/venv/bin:$PATH",
         *python,
+        *apt_install(spec, "trainer"),
         "COPY requirements.txt /tmp/requirements.txt",
         _pip(spec, "/opt/venv/bin/pip", "-r /tmp/requirements.txt"),
         _user("trainer"),

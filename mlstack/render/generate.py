@@ -8,6 +8,7 @@ everything, and writes all at once.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -28,9 +29,11 @@ from mlstack.render.envfile import (
 )
 from mlstack.render.journal import TMP, recover
 from mlstack.render.lock import project_lock
-from mlstack.render.manifest import MAX_BYTES, parse_record, with_manifest
+from mlstack.render.manifest import MAX_BYTES, parse_bases, parse_record, with_manifest
 from mlstack.render.plan import SCAFFOLD, STATE, Action, PlannedFile, Step, plan
+from mlstack.render.reconcile import Merge, known_bases, merge_edited, raise_conflicts
 from mlstack.render.stack_files import stack_files
+from mlstack.render.upgrade import sources, upgrade_notes
 from mlstack.spec import contain
 from mlstack.spec.answers import INIT_SOURCE, Answers, index_credentials, spec_document
 from mlstack.spec.catalog import USER_STACKS, Catalog, load_catalog, load_rules
@@ -40,7 +43,12 @@ from mlstack.spec.yamlio import dump, dump_document, load_document, load_file
 
 SPEC_HEADER = (
     "mlstack.yaml: the source of truth of this stack. Edit it, then run `mlstack render`.\n"
-    "Reference: README.md, section mlstack.yaml."
+    "Reference: README.md, section mlstack.yaml.\n"
+    "Per component, under services.<name> (README: Changing your stack):\n"
+    "  packages: [numpy==2.3.0]  pip requirements added to an image mlstack builds\n"
+    "  apt: [libgomp1]           Debian packages for that image (NAME or NAME=VERSION)\n"
+    "  compose: {labels: {team: ml}}  raw compose keys for that service, merged last\n"
+    "Hand edits to generated files are kept too: `mlstack render` merges into them."
 )
 
 
@@ -52,6 +60,7 @@ class Result:
     spec: StackSpec
     model: ComposeModel
     already: tuple[str, ...] = ()  # ``add``: the components the stack had already
+    notes: tuple[str, ...] = ()  # what an upgrade of mlstack changed (render/upgrade.py)
 
     @property
     def drift(self) -> list[Step]:
@@ -59,7 +68,8 @@ class Result:
         return [
             s
             for s in self.steps
-            if s.action not in (Action.IDENTICAL, Action.KEEP) and s.file.policy != STATE
+            if s.action not in (Action.IDENTICAL, Action.KEEP, Action.EDITED)
+            and s.file.policy != STATE
         ]
 
 
@@ -89,12 +99,16 @@ def plan_stack(
     spec_file: PlannedFile | None = None,
     spec_action: Action | None = None,
     given: Mapping[str, str] | None = None,
+    merge: Merge | None = None,
 ) -> tuple[list[Step], ComposeModel]:
     """Plan every file of the stack, and the manifest, against what is on disk now.
 
     ``given``: .env values the caller sets (a credential split from a flag), kept over the file's.
+    ``merge``: how hand-edited files are treated (merged unless ``overwrite``).
     """
-    model = build_compose(spec, catalog, load_rules("dev"), load_rules("prod"))
+    merge = merge or Merge()
+    rules = {"dev": load_rules("dev"), "prod": load_rules("prod")}
+    model = build_compose(spec, catalog, rules["dev"], rules["prod"])
     given = dict(given or {})
     current_env = read_env(root)
     check_env(current_env or "")
@@ -108,10 +122,14 @@ def plan_stack(
     manifest = contain.read_text(root, MANIFEST, MAX_BYTES)
     record = parse_record(manifest) if manifest is not None else {}
     content, modes = snapshot(root, [f.path for f in files] + list(record))
+    bases = known_bases(parse_bases(manifest) if manifest else {}, record, content)
     steps = plan(files, content, record, modes)
+    if not merge.overwrite:
+        steps = merge_edited(steps, bases, record, merge.resolve)
     if spec_file and spec_action:
-        steps[0] = Step(spec_file, spec_action)
-    return with_manifest(steps, record, manifest), model
+        steps[0] = Step(spec_file, spec_action, content.get(spec_file.path))
+    used = sources(spec, catalog, rules)
+    return with_manifest(steps, record, manifest, bases, used), model
 
 
 def init_project(
@@ -152,12 +170,21 @@ def _spec_action(root: Path, spec_file: PlannedFile) -> Action:
     return Action.IDENTICAL if current == spec_file.content else Action.CONFLICT
 
 
-def render_project(root: Path, force: bool = False, dry_run: bool = False) -> Result:
-    """Regenerate every file from mlstack.yaml (``dry_run``: plan only, as ``--check`` does)."""
+def render_project(
+    root: Path,
+    force: bool = False,
+    dry_run: bool = False,
+    resolve: Mapping[str, str] | None = None,
+) -> Result:
+    """Regenerate every file from mlstack.yaml (``dry_run``: plan only, as ``--check`` does).
+
+    Hand-edited files are merged (``resolve``: YAML key path -> side); ``force`` overwrites them.
+    """
     _require_spec(root)
+    merge = Merge(force, dict(resolve or {}))
     with writing(root, dry_run):
         catalog = _load_catalog(root)
-        return _rerender(root, catalog, _load_doc(root, load_file), None, force, dry_run)
+        return _rerender(root, catalog, _load_doc(root, load_file), None, merge, dry_run)
 
 
 def change_components(
@@ -173,11 +200,11 @@ def change_components(
     """
     _require_spec(root)
     with writing(root, dry_run):
-        return _change(root, add, remove, force, dry_run)
+        return _change(root, add, remove, Merge(force), dry_run)
 
 
 def _change(
-    root: Path, add: Sequence[str], remove: Sequence[str], force: bool, dry_run: bool
+    root: Path, add: Sequence[str], remove: Sequence[str], merge: Merge, dry_run: bool
 ) -> Result:
     catalog = _load_catalog(root)
     doc = _load_doc(root, load_document)
@@ -200,7 +227,7 @@ def _change(
         components.remove(name)
     _drop_stale_choices(doc, set(remove))
     text = dump_document(doc)
-    result = _rerender(root, catalog, doc, PlannedFile(SPEC_FILE, text, SCAFFOLD), force, dry_run)
+    result = _rerender(root, catalog, doc, PlannedFile(SPEC_FILE, text, SCAFFOLD), merge, dry_run)
     return replace(result, already=already)
 
 
@@ -209,18 +236,23 @@ def _rerender(
     catalog: Catalog,
     doc: Any,
     spec_file: PlannedFile | None,
-    force: bool,
+    merge: Merge,
     dry_run: bool,
 ) -> Result:
     spec = spec_from_document(doc, catalog, root=root)
     action = Action.UPDATE if spec_file else None
-    steps, model = plan_stack(root, spec, catalog, spec_file, action)
-    return _finish(root, Result(steps, spec, model), force, dry_run)
+    steps, model = plan_stack(root, spec, catalog, spec_file, action, merge=merge)
+    return _finish(root, Result(steps, spec, model), merge.overwrite, dry_run)
 
 
 def _finish(root: Path, result: Result, force: bool, dry_run: bool) -> Result:
-    if not dry_run:
-        apply(root, result.steps, force)
+    """Write the plan; then, if a merge left conflicts, say where (exit 1: the rest is written)."""
+    said = upgrade_notes(contain.read_text(root, MANIFEST, MAX_BYTES), result.steps)
+    result = dataclasses.replace(result, notes=tuple(said))
+    if dry_run:
+        return result
+    apply(root, result.steps, force)
+    raise_conflicts(result.steps)
     return result
 
 

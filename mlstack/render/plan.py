@@ -7,7 +7,7 @@ write all share one decision, and tests assert on its text form.
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import Enum
 
 GENERATED = "generated"  # mlstack owns it; regenerated, but never over a hand edit
@@ -25,7 +25,10 @@ class Action(str, Enum):
     UPDATE = "update"
     IDENTICAL = "identical"
     KEEP = "keep"  # a scaffold the user owns now
-    CONFLICT = "conflict"  # edited by hand since mlstack wrote it
+    CONFLICT = "conflict"  # edited by hand, cannot be merged: only --force overwrites it (.bak)
+    MERGE = "merge"  # edited by hand; the new render merged in cleanly
+    CONFLICTS = "conflicts"  # edited by hand; merged, but some changes need the user's choice
+    EDITED = "edited"  # edited by hand; the render brings nothing new: the file stays as it is
     DELETE = "delete"  # generated earlier, no longer part of the stack, unedited
     CHMOD = "chmod"  # content identical, mode not (a .env made by hand, readable by all)
 
@@ -40,22 +43,42 @@ class PlannedFile:
     mode: int = 0o644
 
 
+LABELS = {
+    Action.CONFLICT: "conflict (edited)",
+    Action.MERGE: "merge (edited)",
+    Action.CONFLICTS: "conflict (merged)",
+    Action.EDITED: "kept (edited)",
+}
+WRITES = (Action.CREATE, Action.UPDATE, Action.DELETE, Action.CHMOD, Action.MERGE, Action.CONFLICTS)
+
+
 @dataclass(frozen=True)
 class Step:
-    """A planned file and what writing it would do."""
+    """A planned file and what writing it would do.
+
+    ``before`` is the file on disk (None: missing). For a merged file ``file.content`` is the
+    merged text and ``base`` the render to record as the next merge base; ``base`` None keeps
+    the recorded one (a YAML conflict: the next render must see it again until it is resolved).
+    """
 
     file: PlannedFile
     action: Action
+    before: str | None = None
+    base: str | None = None
+    conflicts: tuple = field(default=())
 
     def __str__(self) -> str:
-        label = {Action.CONFLICT: "conflict (edited)", Action.CHMOD: f"chmod {self.file.mode:o}"}
-        label = label.get(self.action, self.action.value)
+        label = LABELS.get(self.action, self.action.value)
+        if self.action is Action.CHMOD:
+            label = f"chmod {self.file.mode:o}"
         return f"{label:<17} {self.file.path}"
 
     @property
     def writes(self) -> bool:
-        """Whether the step changes the disk."""
-        return self.action in (Action.CREATE, Action.UPDATE, Action.DELETE, Action.CHMOD)
+        """Whether the step changes the disk (a conflict seen again changes nothing)."""
+        if self.action is Action.CONFLICTS:
+            return self.file.content != self.before
+        return self.action in WRITES
 
 
 def digest(text: str) -> str:
@@ -87,13 +110,15 @@ def plan(
     A file mlstack generated before that the stack no longer has (a removed component's
     Dockerfile) is deleted when it is unedited, and left alone otherwise.
     """
-    steps = [Step(f, decide(f, disk.get(f.path), record.get(f.path))) for f in files]
+    steps = [
+        Step(f, decide(f, disk.get(f.path), record.get(f.path)), disk.get(f.path)) for f in files
+    ]
     steps = [_mode_checked(s, (modes or {}).get(s.file.path)) for s in steps]
     planned = {f.path for f in files}
     for path, recorded in sorted(record.items()):
         content = disk.get(path)
         if path not in planned and content is not None and digest(content) == recorded:
-            steps.append(Step(PlannedFile(path, content), Action.DELETE))
+            steps.append(Step(PlannedFile(path, content), Action.DELETE, content))
     return steps
 
 
@@ -109,7 +134,7 @@ def _mode_checked(step: Step, mode: int | None) -> Step:
         wrong = bool(mode & 0o077)
     else:
         wrong = bool(step.file.mode & 0o100) and not mode & 0o100
-    return Step(step.file, Action.CHMOD) if wrong else step
+    return Step(step.file, Action.CHMOD, step.before) if wrong else step
 
 
 MARK_BEGIN = "# >>> mlstack (managed block: edit outside it)"

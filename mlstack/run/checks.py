@@ -270,7 +270,7 @@ def check_files(drift: list[str] | None, error: MlstackError | None = None) -> C
             "files",
             FAIL,
             "drifted from mlstack.yaml: " + ", ".join(drift),
-            "run `mlstack render` (edited files: move the edit into mlstack.yaml, or --force)",
+            "run `mlstack render` (it merges your edits; see `mlstack diff`)",
         )
     return Check("files", OK, "present, valid, and matching mlstack.yaml")
 

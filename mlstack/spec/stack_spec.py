@@ -40,6 +40,8 @@ class StackSpec:
     pip_index_url: str | None = None  # never with a credential (spec/index_url.py)
     pip_index_credentials: str | None = None  # the .env key holding the index's user:token
     compose: dict[str, dict[str, Any]] = field(default_factory=dict)  # services.<name>.compose
+    packages: dict[str, tuple[str, ...]] = field(default_factory=dict)  # build template -> pip
+    apt: dict[str, tuple[str, ...]] = field(default_factory=dict)  # build template -> apt
     allowed: tuple[Privilege, ...] = ()  # privileged settings allow: grants (README: allow)
     unused_allow: tuple[str, ...] = ()  # allow entries nothing asks for
 
@@ -86,9 +88,32 @@ def spec_from_document(
         pip_index_url=index.url if index else None,
         pip_index_credentials=index.credentials_var if index else None,
         compose={name: body for name, body in compose.items() if body},
+        packages=built_lists(data, "packages", components, catalog, source),
+        apt=built_lists(data, "apt", components, catalog, source),
         allowed=reviewed.allowed,
         unused_allow=reviewed.unused,
     )
+
+
+def built_lists(
+    data: dict[str, Any], key: str, components: tuple[str, ...], catalog: Catalog, source: str
+) -> dict[str, tuple[str, ...]]:
+    """``services.<name>.packages`` / ``.apt``: only for components in the stack mlstack builds."""
+    found = {}
+    for name, settings in data.get("services", {}).items():
+        items = tuple(settings.get(key, ()))
+        if not items:
+            continue
+        if name not in components or catalog[name].build is None:
+            built = sorted(c for c in components if catalog[c].build)
+            raise InputError(
+                source,
+                f"services.{name}.{key}",
+                f"{name!r} is not an image mlstack builds in this stack",
+                f"{key} go to a built component: {', '.join(built) or 'none in this stack'}",
+            )
+        found[catalog[name].build] = items  # keyed by what is built: the image's folder
+    return found
 
 
 def _index_url(data: dict[str, Any], source: str) -> IndexUrl | None:
@@ -132,18 +157,15 @@ def _gpu(
                 f"{name} is not a GPU-capable service of this stack",
                 f"choose among: {', '.join(capable) or 'none (add jupyter or trainer)'}",
             )
-    try:
-        default = GpuChoice.parse(data.get("devices", "none"))
-    except ValueError as exc:
-        raise InputError(source, "gpu.devices", str(exc), "list each GPU once") from exc
-    for name, value in (chosen or {}).items() if isinstance(chosen, dict) else ():
+    per = chosen if isinstance(chosen, dict) else {}
+    asked = [("gpu.devices", data.get("devices", "none"))]
+    asked += [(f"gpu.services.{n}", v) for n, v in per.items()]
+    for field_name, value in asked:  # a GPU listed twice: the schema cannot see 0 and "0"
         try:
             GpuChoice.parse(value)
         except ValueError as exc:
-            raise InputError(
-                source, f"gpu.services.{name}", str(exc), "list each GPU once"
-            ) from exc
-    return per_service(default, capable, chosen)
+            raise InputError(source, field_name, str(exc), "list each GPU once") from exc
+    return per_service(GpuChoice.parse(asked[0][1]), capable, chosen)
 
 
 def _python(data: dict[str, Any], gpu: dict[str, GpuChoice], source: str) -> str:
