@@ -2,7 +2,17 @@
 
 from __future__ import annotations
 
-from mlstack.layout import BASE, DEV, ENV_EXAMPLE, ENV_FILE, GPU_FILE, LOCAL_FILE, PROD, STATE_DIR
+from mlstack.layout import (
+    BASE,
+    DEV,
+    ENV_EXAMPLE,
+    ENV_FILE,
+    GPU_FILE,
+    LOCAL_COMPOSE,
+    LOCAL_FILE,
+    PROD,
+    STATE_DIR,
+)
 from mlstack.render.compose_model import ComposeModel
 from mlstack.render.dockerfiles import dockerfile, requirements
 from mlstack.render.envfile import render_env, render_env_example
@@ -43,6 +53,7 @@ DOCKERIGNORE = [
 GITIGNORE = [
     ".env",
     LOCAL_FILE,
+    LOCAL_COMPOSE,
     "*.bak",
     "__pycache__/",
     f"{STATE_DIR}/tmp/",

@@ -6,17 +6,18 @@ importing the commands that use them.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from mlstack.layout import Profile
 from mlstack.render.generate import render_project
+from mlstack.render.local_env import mirrored
 from mlstack.run import events
 from mlstack.run.environment import REAL, Environment, StackEngine
 from mlstack.run.events import OnEvent
 from mlstack.spec.catalog import Catalog, load_catalog
 from mlstack.spec.in_use import load_in_use
-from mlstack.spec.local import with_local
+from mlstack.spec.local import LocalSettings, apply_local, load_local
 from mlstack.spec.stack_spec import StackSpec
 
 
@@ -29,6 +30,9 @@ class Stack:
     catalog: Catalog
     engine: StackEngine
     profile: Profile
+    local: LocalSettings = field(
+        default_factory=LocalSettings
+    )  # mlstack.local.yaml (already applied to spec)
 
 
 def open_stack(
@@ -48,5 +52,6 @@ def open_stack(
         spec = result.spec
     else:
         spec, catalog = load_in_use(root)
-    spec = with_local(spec, root)  # mlstack.local.yaml: this machine's gpu.mode
-    return Stack(root, spec, catalog, env.connect(root, profile), profile)
+    local = load_local(root)  # mlstack.local.yaml: this machine's settings
+    spec = mirrored(apply_local(spec, local, catalog), catalog, local)
+    return Stack(root, spec, catalog, env.connect(root, profile), profile, local)

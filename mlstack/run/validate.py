@@ -20,7 +20,7 @@ from mlstack.render.envfile import parse_env
 from mlstack.render.generate import Result, render_project
 from mlstack.render.plan import Action
 from mlstack.spec.catalog import load_catalog
-from mlstack.spec.local import load_local
+from mlstack.spec.local import load_local, with_local
 
 if TYPE_CHECKING:  # the Docker client is imported only when Docker is there
     from mlstack.run.engine import Engine
@@ -37,6 +37,7 @@ def validate_project(root: Path) -> list[str]:
         f"fragments: {len(catalog)} valid",
         f"mlstack.yaml: valid ({len(result.spec.components)} components)",
     ]
+    with_local(result.spec, root, catalog)  # each key checked against this stack
     if load_local(root):
         lines.append(f"{LOCAL_FILE}: valid (this machine's settings)")
     lines += [f"allowed: {privilege.describe()}" for privilege in result.spec.allowed]
