@@ -58,3 +58,15 @@ class UpView:
         if self.progress:
             self.progress.__exit__(None, None, None)
             self.progress = None
+
+
+def show_claimed(claimed: Any) -> None:
+    """What ``--free-ports`` moved this checkout to (written to mlstack.local.yaml)."""
+    if not claimed:
+        console.say("free ports: nothing of this stack is in use here; nothing changed")
+        return
+    if claimed.name:
+        console.say(f"free ports: compose project {claimed.name} (the committed one is in use)")
+    for service, (old, new) in claimed.ports.items():
+        console.say(f"free ports: {service} {old} -> {new} (in use)")
+    console.say("  written to mlstack.local.yaml (this machine only) and .env")

@@ -6,11 +6,14 @@ importing the commands that use them.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from mlstack.layout import Profile
+from mlstack.render.envfile import parse_env, read_env
 from mlstack.render.generate import render_project
+from mlstack.render.local_env import PROJECT_VARIABLE as PROJECT
 from mlstack.render.local_env import mirrored
 from mlstack.run import events
 from mlstack.run.environment import REAL, Environment, StackEngine
@@ -30,9 +33,17 @@ class Stack:
     catalog: Catalog
     engine: StackEngine
     profile: Profile
-    local: LocalSettings = field(
-        default_factory=LocalSettings
-    )  # mlstack.local.yaml (already applied to spec)
+    local: LocalSettings = field(default_factory=LocalSettings)  # applied to spec already
+
+    @property
+    def project(self) -> str:
+        """The compose project name as Compose takes it: the shell's, .env's, else the spec's.
+
+        Compose names the images it builds ``<project>-<service>``; a second checkout's project
+        (mlstack.local.yaml ``name``, or a hand-set COMPOSE_PROJECT_NAME) is not the spec's.
+        """
+        env = parse_env(read_env(self.root) or "")
+        return os.environ.get(PROJECT) or env.get(PROJECT) or self.spec.name
 
 
 def open_stack(
