@@ -14,7 +14,7 @@ from mlstack.layout import (
     STATE_DIR,
 )
 from mlstack.render.compose_model import ComposeModel
-from mlstack.render.dockerfiles import dockerfile, requirements
+from mlstack.render.dockerfiles import CPU_REQUIREMENTS, dockerfile, requirements
 from mlstack.render.envfile import render_env, render_env_example
 from mlstack.render.plan import BLOCK, GENERATED, SCAFFOLD, SECRETS, PlannedFile, with_block
 from mlstack.resources import template
@@ -128,6 +128,9 @@ def _component_files(build: str | None, spec: StackSpec, catalog: Catalog) -> li
         ]
     elif build == "trainer":
         files.append(PlannedFile("trainer/src/train.py", template("trainer_train.py"), SCAFFOLD))
+        if spec.uses_gpu("trainer"):  # the cpu target's torch (CPU wheel index)
+            cpu = regen + "\n".join(requirements(build, spec, cpu=True) or []) + "\n"
+            files.append(PlannedFile(f"{build}/{CPU_REQUIREMENTS}", cpu))
     elif build == "jupyter":
         files.append(
             PlannedFile(
