@@ -182,3 +182,14 @@ def test_compose_takes_the_local_devices_over_the_committed(
     assert trainer["deploy"]["resources"]["reservations"]["devices"] == [
         {"capabilities": ["gpu"], "device_ids": ["1"], "driver": "nvidia"}
     ]
+
+
+def test_the_readme_example_is_a_valid_local_file() -> None:
+    from mlstack.spec.yamlio import load_text
+
+    readme = (Path(__file__).parent.parent / "README.md").read_text(encoding="utf-8")
+    section = readme.split("## One repo, every machine", 1)[1].split("\n## ", 1)[0]
+    example = section.split("```yaml\n", 1)[1].split("```", 1)[0]
+    local = settings_from(load_text(example, "README.md"))
+    assert local.name == "myproj-laptop" and local.ports == {"api": 18000, "mlflow": 15000}
+    assert local.gpu_devices == GpuChoice("ids", ids=("1",)) and local.mirror
