@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from mlstack.render.envfile import parse_env
@@ -193,3 +193,35 @@ def test_the_readme_example_is_a_valid_local_file() -> None:
     local = settings_from(load_text(example, "README.md"))
     assert local.name == "myproj-laptop" and local.ports == {"api": 18000, "mlflow": 15000}
     assert local.gpu_devices == GpuChoice("ids", ids=("1",)) and local.mirror
+
+
+@settings(
+    max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    name=st.none() | names,
+    api=st.none() | ports,
+    redis=st.none() | ports,
+    mode=st.none() | st.sampled_from(["optional", "required"]),
+    mirror=st.none() | st.just("mirror.local:5000/"),
+)
+def test_no_local_setting_reaches_a_committed_file(
+    stack: Path, tree: Any, name: Any, api: Any, redis: Any, mode: Any, mirror: Any
+) -> None:
+    local_file = stack / "mlstack.local.yaml"
+    local_file.unlink(missing_ok=True)
+    render_project(stack)
+    committed = {k: v for k, v in tree(stack).items() if k not in (".env", "mlstack.local.yaml")}
+    doc: dict[str, Any] = {"name": name, "gpu": {"mode": mode} if mode else None}
+    doc["ports"] = {k: v for k, v in (("api", api), ("redis", redis)) if v} or None
+    doc["images"] = {"mirror": mirror} if mirror else None
+    local_file.write_text(json.dumps({k: v for k, v in doc.items() if v}))  # JSON is YAML
+    render_project(stack)
+    after = tree(stack)
+    assert {k: after[k] for k in committed} == committed
+    assert render_project(stack, dry_run=True).drift == []
+    env = parse_env((stack / ".env").read_text())
+    if name:
+        assert env["COMPOSE_PROJECT_NAME"] == name
+    if api:
+        assert env["API_HOST_PORT"] == str(api)
