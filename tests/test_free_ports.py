@@ -110,3 +110,28 @@ def test_images_are_looked_for_under_the_project_compose_uses(
     assert opened.project == "demo-c"
     monkeypatch.setenv("COMPOSE_PROJECT_NAME", "demo-d")
     assert opened.project == "demo-d"
+
+
+def test_up_adds_compose_local_only_with_local_images(clones: tuple[Path, Path]) -> None:
+    from mlstack.run import operate
+
+    _, root = clones
+    redis = ServiceState("redis", "demo-redis-1", "running", "healthy", None, str(root))
+    api = ServiceState("api", "demo-api-1", "running", "healthy", None, str(root))
+    frames = [{}, {"redis": redis, "api": api}]
+    engine = FakeEngine(images={"demo-api", "redis:8.2-alpine"}, frames=list(frames))
+    kw = {"profile": Profile.PROD, "build": False, "timeout": 60, "services": ["redis"]}
+    operate.up(root, env=fake_environment(engine), **kw)
+    assert not any(call[0] == "add_files" for call in engine.calls)
+    assert not (root / "compose.local.yaml").exists()
+    (root / "mlstack.local.yaml").write_text("images: {mirror: mirror.local:5000}\n")
+    engine = FakeEngine(images={"demo-api"}, frames=list(frames))
+    operate.up(root, env=fake_environment(engine), **kw)
+    assert ("add_files", "compose.local.yaml") in engine.calls
+    text = (root / "compose.local.yaml").read_text()
+    assert "image: mirror.local:5000/redis:" in text
+    pulled = [call[1] for call in engine.calls if call[0] == "pull"]
+    assert pulled and all(ref.startswith("mirror.local:5000/") for ref in pulled)
+    (root / "mlstack.local.yaml").unlink()  # no local images: the file goes
+    operate.up(root, env=fake_environment(FakeEngine(frames=list(frames))), **kw)
+    assert not (root / "compose.local.yaml").exists()
