@@ -225,3 +225,13 @@ def test_no_local_setting_reaches_a_committed_file(
         assert env["COMPOSE_PROJECT_NAME"] == name
     if api:
         assert env["API_HOST_PORT"] == str(api)
+
+
+def test_init_reads_the_local_file(tmp_path: Path, make_stack: Any) -> None:
+    root = tmp_path / "fresh"
+    root.mkdir()
+    (root / "mlstack.local.yaml").write_text("name: mine\nports: {redis: 16399}\n")
+    make_stack(root, "--with", "redis", "--name", "demo")
+    env = parse_env((root / ".env").read_text())
+    assert env["COMPOSE_PROJECT_NAME"] == "mine" and env["REDIS_HOST_PORT"] == "16399"
+    assert "16399" not in (root / "compose.yaml").read_text()
