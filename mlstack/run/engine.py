@@ -1,6 +1,8 @@
 """The only module that talks to Docker: python-on-whales, with its errors kept and reworded.
 
 Every failure becomes an EngineError that keeps Docker's own words and ends with the fix.
+Short commands (ps, info, pull, config) run the docker CLI directly (``run.docker_cli``);
+python-on-whales is imported only by the commands that stream or start (up, logs, down).
 """
 
 from __future__ import annotations
@@ -9,19 +11,22 @@ import json
 import os
 import shutil
 from collections.abc import Iterable, Iterator, Mapping
+from functools import cached_property
 from pathlib import Path
-from typing import Any
-
-from python_on_whales import DockerClient
-from python_on_whales.exceptions import DockerException
-from python_on_whales.utils import run
+from typing import TYPE_CHECKING, Any
 
 from mlstack.errors import EngineError, MlstackError
 from mlstack.layout import Profile
 from mlstack.machine.docker_info import EngineInfo, parse_compose_version, parse_docker_info
 from mlstack.render.envfile import parse_env, read_env
+from mlstack.run.container_states import parse_states, project_name, ps_args
+from mlstack.run.docker_cli import DockerFailed, docker_words, run_docker, whales_error
 from mlstack.run.masking import mask, secret_values
 from mlstack.run.records import ServiceState
+
+if TYPE_CHECKING:
+    from python_on_whales import DockerClient
+    from python_on_whales.exceptions import DockerException
 
 INSTALL_ENGINE = (
     "install Docker Engine (Debian/Ubuntu: `sudo apt-get install docker.io`; "
@@ -44,12 +49,6 @@ def engine_fix() -> str:
     return START_ENGINE
 
 
-def docker_words(exc: DockerException) -> str:
-    """What Docker said, without python-on-whales' framing."""
-    text = (exc.stderr or exc.stdout or "").strip()
-    return text.splitlines()[-1] if text else f"exit code {exc.return_code}"
-
-
 class Engine:
     """A Docker engine and the compose project of one stack directory and profile.
 
@@ -65,27 +64,35 @@ class Engine:
         self.root = root
         self.profile = Profile(profile)
         self.extra_secrets = tuple(secrets)
-        self.docker = DockerClient(
-            compose_files=[root / f for f in self.profile.compose_files],
-            compose_project_directory=root,
+
+    @cached_property
+    def docker(self) -> DockerClient:
+        """python-on-whales' client for this project (imported on first use: it is slow)."""
+        from python_on_whales import DockerClient
+
+        return DockerClient(
+            compose_files=[self.root / f for f in self.profile.compose_files],
+            compose_project_directory=self.root,
         )
+
+    def _dotenv(self) -> dict[str, str]:
+        try:
+            return parse_env(read_env(self.root) or "")
+        except MlstackError:  # an unreadable .env: its values cannot be echoed either
+            return {}
 
     def masked(self, text: str) -> str:
         """``text`` without any secret of this stack (read now: ``.env`` may have just changed)."""
-        try:
-            env = parse_env(read_env(self.root) or "")
-        except MlstackError:  # an unreadable .env: its values cannot be echoed either
-            env = {}
-        return mask(text, [*secret_values(env), *self.extra_secrets])
+        return mask(text, [*secret_values(self._dotenv()), *self.extra_secrets])
 
-    def _failed(self, what: str, exc: DockerException, fix: str) -> EngineError:
+    def _failed(self, what: str, exc: DockerException | DockerFailed, fix: str) -> EngineError:
         """The one place an error record is made of Docker's words: masked here."""
         return EngineError(self.masked(f"{what}: {docker_words(exc)}"), fix)
 
     def _run(self, *args: str, what: str, fix: str, env: Mapping[str, str] | None = None) -> str:
         try:
-            return run([*self.docker.client_config.docker_cmd, *args], env=dict(env or {}))
-        except DockerException as exc:
+            return run_docker(args, env=env)
+        except DockerFailed as exc:
             raise self._failed(what, exc, fix) from exc
 
     def info(self) -> EngineInfo:
@@ -192,13 +199,21 @@ class Engine:
         """Create and start the services (detached); compose orders them by health."""
         try:
             self.docker.compose.up(services or None, detach=True, build=build, quiet=True)
-        except DockerException as exc:
+        except whales_error() as exc:
             raise self._failed(
                 "docker compose up failed", exc, "see the service report below"
             ) from exc
 
     def states(self) -> dict[str, ServiceState]:
-        """Every service container's state and health, in one call."""
+        """Every service container's state and health, in one call.
+
+        ``docker ps`` when the project's name is known (quick), else ``docker compose ps``.
+        """
+        env = {**self._dotenv(), **os.environ}
+        project = project_name(self.root, env)
+        if project:
+            out = self._run(*ps_args(project), what="docker ps failed", fix=START_ENGINE)
+            return parse_states(out)
         out = self.compose(
             "ps", "--all", "--format", "json", what="docker compose ps failed", fix=START_ENGINE
         )
@@ -208,7 +223,7 @@ class Engine:
         """The last lines a service printed."""
         try:
             text = self.docker.compose.logs(service, tail=str(tail), no_log_prefix=True)
-        except DockerException as exc:
+        except whales_error() as exc:
             text = f"(no logs: {docker_words(exc)})"
         return self.masked(text)
 
@@ -216,14 +231,14 @@ class Engine:
         """Whether the kernel killed the container for memory."""
         try:
             return bool(self.docker.container.inspect(container).state.oom_killed)
-        except DockerException:
+        except whales_error():
             return False
 
     def down(self, volumes: bool) -> None:
         """Stop and remove the containers (and the named volumes, if asked)."""
         try:
             self.docker.compose.down(volumes=volumes, remove_orphans=True, quiet=True)
-        except DockerException as exc:
+        except whales_error() as exc:
             raise self._failed("docker compose down failed", exc, START_ENGINE) from exc
 
     def follow_logs(self, service: str | None, follow: bool) -> Iterator[str]:
@@ -231,7 +246,7 @@ class Engine:
         try:
             for _, line in self.docker.compose.logs(service or [], follow=follow, stream=True):
                 yield line.decode(errors="replace")
-        except DockerException as exc:
+        except whales_error() as exc:
             raise self._failed("docker compose logs failed", exc, START_ENGINE) from exc
 
     def container_on_port(self, port: int) -> str | None:
