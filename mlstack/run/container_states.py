@@ -8,11 +8,21 @@ milliseconds, so ``status`` and ``up``'s watch loop ask it instead.
 from __future__ import annotations
 
 import re
+from datetime import datetime
 from pathlib import Path
 
 from mlstack.run.records import ServiceState
 
-FORMAT = '{{.Label "com.docker.compose.service"}}\t{{.Names}}\t{{.State}}\t{{.Status}}'
+FORMAT = "\t".join(
+    (
+        '{{.Label "com.docker.compose.service"}}',
+        "{{.Names}}",
+        "{{.State}}",
+        "{{.Status}}",
+        "{{.CreatedAt}}",
+        '{{.Label "com.docker.compose.project.config_files"}}',
+    )
+)
 HEALTH = re.compile(r"\((healthy|unhealthy|health: starting)\)")
 EXITED = re.compile(r"^Exited \((-?\d+)\)")
 NAME = re.compile(r"^name:\s*['\"]?([a-z0-9][a-z0-9_-]*)['\"]?\s*$", re.MULTILINE)
@@ -36,7 +46,7 @@ def parse_states(text: str) -> dict[str, ServiceState]:
     """The lines of ``ps_args``' format as ServiceStates, by service."""
     states = {}
     for line in text.splitlines():
-        service, name, state, status = [*line.split("\t"), "", "", ""][:4]
+        service, name, state, status, created, files = [*line.split("\t"), *[""] * 6][:6]
         if not service:
             continue
         health = HEALTH.search(status)
@@ -47,8 +57,18 @@ def parse_states(text: str) -> dict[str, ServiceState]:
             state=state,
             health=health.group(1).replace("health: ", "") if health else "",
             exit_code=int(exited.group(1)) if exited else (0 if state == "running" else None),
+            created=_epoch(created),
+            config_files=files,
         )
     return states
+
+
+def _epoch(created: str) -> float | None:
+    """``docker ps``' CreatedAt (``2026-11-25 14:28:48 +0000 UTC``) in seconds since the epoch."""
+    try:
+        return datetime.strptime(created[:25], "%Y-%m-%d %H:%M:%S %z").timestamp()
+    except ValueError:
+        return None
 
 
 def project_name(root: Path, env: dict[str, str]) -> str | None:

@@ -48,6 +48,15 @@ def run_docker(
     return stdout.removesuffix("\n")
 
 
+def image_present(reference: str) -> bool:
+    """Whether the engine has the image locally (one quick ``docker image inspect``)."""
+    try:
+        run_docker(["image", "inspect", "--format", "{{.Id}}", reference])
+    except DockerFailed:
+        return False
+    return True
+
+
 def whales_error() -> type[DockerException]:
     """python-on-whales' error class, imported when an ``except`` needs it (after its use)."""
     from python_on_whales.exceptions import DockerException

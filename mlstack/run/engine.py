@@ -19,6 +19,7 @@ from mlstack.errors import EngineError, MlstackError
 from mlstack.layout import Profile
 from mlstack.machine.docker_info import EngineInfo, parse_compose_version, parse_docker_info
 from mlstack.render.envfile import parse_env, read_env
+from mlstack.run import docker_cli
 from mlstack.run.container_states import parse_states, project_name, ps_args
 from mlstack.run.docker_cli import DockerFailed, docker_words, run_docker, whales_error
 from mlstack.run.masking import mask, secret_values
@@ -278,7 +279,7 @@ class Engine:
 
     def image_exists(self, reference: str) -> bool:
         """Whether the engine has an image locally."""
-        return bool(self.docker.image.exists(reference))
+        return docker_cli.image_present(reference)
 
 
 def parse_ps(text: str) -> list[ServiceState]:

@@ -21,11 +21,20 @@ from mlstack.run.checks import (
     held_by_stack,
     images_of,
 )
+from mlstack.run.records import ServiceState
 from mlstack.run.stack import Stack
 
 
-def preflight(stack: Stack, services: list[str], scan_gpus: Callable[[], GpuScan]) -> list[Check]:
-    """The checks that can stop ``up``; raises PreflightError (nothing started) if one fails."""
+def preflight(
+    stack: Stack,
+    services: list[str],
+    scan_gpus: Callable[[], GpuScan],
+    states: dict[str, ServiceState] | None = None,
+) -> list[Check]:
+    """The checks that can stop ``up``; raises PreflightError (nothing started) if one fails.
+
+    ``states``: the containers' states when the caller has just read them (else read here).
+    """
     try:
         info, engine_error = stack.engine.info(), None
     except EngineError as exc:
@@ -45,7 +54,7 @@ def preflight(stack: Stack, services: list[str], scan_gpus: Callable[[], GpuScan
         for p in published_ports(stack.root, stack.spec, stack.catalog, stack.profile)
         if p.service in services
     ]
-    own = held_by_stack(ports, stack.engine.states())
+    own = held_by_stack(ports, stack.engine.states() if states is None else states)
     checks.append(check_ports(ports, own, stack.engine.container_on_port))
     if any(stack.spec.uses_gpu(s) for s in services):
         scan = scan_gpus()

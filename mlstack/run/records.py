@@ -18,6 +18,8 @@ class ServiceState:
     state: str  # running, exited, created, restarting, paused, dead
     health: str  # healthy, unhealthy, starting, or "" without a health check
     exit_code: int | None = None
+    created: float | None = None  # seconds since the epoch, where the reader knows it
+    config_files: str = ""  # the compose files it was created from (compose's label)
 
 
 @dataclass(frozen=True)
