@@ -11,6 +11,7 @@ External judges (docker compose, hadolint, compose-lint, check-jsonschema) are r
 
 from __future__ import annotations
 
+import atexit
 import os
 import shutil
 import sys
@@ -24,6 +25,7 @@ from pathlib import Path
 SESSION_CACHE = Path(tempfile.mkdtemp(prefix="mlstack-test-cache-"))
 os.environ["XDG_CACHE_HOME"] = str(SESSION_CACHE)
 os.environ.pop("MLSTACK_NO_CACHE", None)
+atexit.register(shutil.rmtree, SESSION_CACHE, ignore_errors=True)  # --collect-only included
 
 import pytest  # noqa: E402
 from click.testing import Result  # noqa: E402
@@ -131,10 +133,9 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 def isolated_cache() -> Iterator[Path]:
     """mlstack caches parse/validation results under $XDG_CACHE_HOME: one fresh cache a session.
 
-    Set when this file is imported (above), removed when the session ends.
+    Set when this file is imported (above), removed when the process exits.
     """
     yield SESSION_CACHE
-    shutil.rmtree(SESSION_CACHE, ignore_errors=True)
 
 
 @pytest.fixture(scope="module")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import secrets as random_secrets
 from pathlib import Path
 
+from mlstack.errors import InputError
 from mlstack.layout import ENV_FILE
 from mlstack.render.compose_model import port_variable
 from mlstack.spec.catalog import Catalog
@@ -39,6 +40,43 @@ def parse_env(text: str) -> dict[str, str]:
         if sep and key and not key.startswith("#"):
             values[key.strip()] = value.strip().strip("'\"")
     return values
+
+
+def check_env(text: str) -> None:
+    """Refuse a ``.env`` Compose cannot read: a quoted value whose quote is never closed.
+
+    Compose's reader lets a quoted value run over several lines, so the closing quote is
+    looked for in the rest of the file, not only on its line.
+    """
+    offset = 0
+    for number, line in enumerate(text.splitlines(keepends=True), start=1):
+        start, offset = offset, offset + len(line)
+        key, sep, value = line.strip().partition("=")
+        value = value.lstrip()
+        if not (sep and key and not key.startswith("#") and value[:1] in ("'", '"')):
+            continue
+        raw = line.partition("=")[2]
+        opened = start + line.index("=") + 1 + len(raw) - len(raw.lstrip())
+        if _closing_quote(text, opened) is None:
+            raise InputError(
+                ENV_FILE,
+                key.strip(),
+                f"line {number}: the {value[0]} that opens this value is never closed",
+                "close the quote, or remove the line: `mlstack render` writes a new secret",
+            )
+
+
+def _closing_quote(text: str, opened: int) -> int | None:
+    """Where the quote at ``opened`` closes (a backslash escapes one in double quotes)."""
+    quote, index = text[opened], opened + 1
+    while index < len(text):
+        if text[index] == "\\" and quote == '"':
+            index += 2
+            continue
+        if text[index] == quote:
+            return index
+        index += 1
+    return None
 
 
 def new_secret() -> str:

@@ -15,10 +15,17 @@ from pathlib import Path
 from typing import Any
 
 from mlstack.errors import BusyError, InputError
-from mlstack.layout import ENV_FILE, MANIFEST, SPEC_FILE
+from mlstack.layout import MANIFEST, SPEC_FILE
 from mlstack.render.compose_model import ComposeModel, build_compose
 from mlstack.render.disk import apply, snapshot
-from mlstack.render.envfile import fill_secrets, parse_env, secret_names, set_env_values
+from mlstack.render.envfile import (
+    check_env,
+    fill_secrets,
+    parse_env,
+    read_env,
+    secret_names,
+    set_env_values,
+)
 from mlstack.render.journal import TMP, recover
 from mlstack.render.lock import project_lock
 from mlstack.render.manifest import MAX_BYTES, parse_record, with_manifest
@@ -88,7 +95,9 @@ def plan_stack(
     """
     model = build_compose(spec, catalog, load_rules("dev"), load_rules("prod"))
     given = dict(given or {})
-    current_env = set_env_values(contain.read_text(root, ENV_FILE), given)
+    current_env = read_env(root)
+    check_env(current_env or "")
+    current_env = set_env_values(current_env, given)
     env = {**fill_secrets(secret_names(spec, catalog), parse_env(current_env or "")), **given}
     gitignore = contain.read_text(root, ".gitignore")
     files = [

@@ -7,6 +7,7 @@ milliseconds, so ``status`` and ``up``'s watch loop ask it instead.
 
 from __future__ import annotations
 
+import json
 import re
 from datetime import datetime
 from pathlib import Path
@@ -84,3 +85,21 @@ def project_name(root: Path, env: dict[str, str]) -> str | None:
         return None
     found = NAME.search(head)
     return found.group(1) if found else None
+
+
+def parse_ps(text: str) -> list[ServiceState]:
+    """``docker compose ps --format json``: a JSON array (older 2.x) or one object a line."""
+    text = text.strip()
+    if not text:
+        return []
+    rows = json.loads(text) if text.startswith("[") else [json.loads(x) for x in text.splitlines()]
+    return [
+        ServiceState(
+            service=r["Service"],
+            container=r["Name"],
+            state=r["State"],
+            health=r.get("Health", ""),
+            exit_code=r.get("ExitCode"),
+        )
+        for r in rows
+    ]

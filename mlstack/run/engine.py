@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import time
 from collections.abc import Iterable, Iterator, Mapping
 from functools import cached_property
 from pathlib import Path
@@ -20,7 +21,7 @@ from mlstack.layout import Profile
 from mlstack.machine.docker_info import EngineInfo, parse_compose_version, parse_docker_info
 from mlstack.render.envfile import parse_env, read_env
 from mlstack.run import docker_cli
-from mlstack.run.container_states import parse_states, project_name, ps_args
+from mlstack.run.container_states import parse_ps, parse_states, project_name, ps_args
 from mlstack.run.docker_cli import DockerFailed, docker_words, run_docker, whales_error
 from mlstack.run.masking import mask, secret_values
 from mlstack.run.records import ServiceState
@@ -209,9 +210,20 @@ class Engine:
         """Every service container's state and health, in one call.
 
         ``docker ps`` when the project's name is known (quick), else ``docker compose ps``.
+        While ``compose up`` recreates a container, compose's ``ps`` can list it and then fail
+        to inspect it ("No such container"): a moment of the recreate, so it is asked again.
         """
-        env = {**self._dotenv(), **os.environ}
-        project = project_name(self.root, env)
+        for _ in range(4):
+            try:
+                return self._ps()
+            except EngineError as exc:
+                if "No such container" not in exc.problem:
+                    raise
+                time.sleep(0.2)
+        return self._ps()
+
+    def _ps(self) -> dict[str, ServiceState]:
+        project = project_name(self.root, {**self._dotenv(), **os.environ})
         if project:
             out = self._run(*ps_args(project), what="docker ps failed", fix=START_ENGINE)
             return parse_states(out)
@@ -280,21 +292,3 @@ class Engine:
     def image_exists(self, reference: str) -> bool:
         """Whether the engine has an image locally."""
         return docker_cli.image_present(reference)
-
-
-def parse_ps(text: str) -> list[ServiceState]:
-    """``docker compose ps --format json``: a JSON array (older 2.x) or one object a line."""
-    text = text.strip()
-    if not text:
-        return []
-    rows = json.loads(text) if text.startswith("[") else [json.loads(x) for x in text.splitlines()]
-    return [
-        ServiceState(
-            service=r["Service"],
-            container=r["Name"],
-            state=r["State"],
-            health=r.get("Health", ""),
-            exit_code=r.get("ExitCode"),
-        )
-        for r in rows
-    ]

@@ -12,6 +12,7 @@ import os
 import shutil
 import tempfile
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from mlstack.errors import EngineError, InputError
 from mlstack.layout import BASE, DEV, ENV_FILE, PROD
@@ -19,6 +20,9 @@ from mlstack.render.envfile import parse_env
 from mlstack.render.generate import Result, render_project
 from mlstack.render.plan import Action
 from mlstack.spec.catalog import load_catalog
+
+if TYPE_CHECKING:  # the Docker client is imported only when Docker is there
+    from mlstack.run.engine import Engine
 
 COMBINATIONS = {"base": (BASE,), "base+dev": (BASE, DEV), "base+prod": (BASE, PROD)}
 
@@ -55,7 +59,7 @@ def planned_files(result: Result) -> dict[str, str]:
     return {s.file.path: s.file.content for s in result.steps if s.action is not Action.DELETE}
 
 
-def judge_planned(engine: object, planned: dict[str, str]) -> list[str]:
+def judge_planned(engine: Engine, planned: dict[str, str]) -> list[str]:
     """``docker compose config`` on each combination of the planned compose files."""
     lines = []
     with tempfile.TemporaryDirectory(prefix="mlstack-validate-") as temp:
@@ -64,7 +68,7 @@ def judge_planned(engine: object, planned: dict[str, str]) -> list[str]:
             _write_private(where / name, planned.get(name, ""))
         for label, files in COMBINATIONS.items():
             try:
-                engine.judge([where / f for f in files], where / ENV_FILE)  # type: ignore[attr-defined]
+                engine.judge([where / f for f in files], where / ENV_FILE)
             except EngineError as exc:
                 reason = exc.message.removeprefix("rejected: ").replace(f"{where}{os.sep}", "")
                 raise InputError(

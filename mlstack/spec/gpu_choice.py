@@ -79,6 +79,9 @@ def _count(number: int, given: Any) -> GpuChoice:
 def _ids(ids: list[str], given: Any) -> GpuChoice:
     if not ids or not all(part.replace("-", "").isalnum() for part in ids):
         raise ValueError(f"{EXPECTED}, got {given!r}")
+    twice = [i for n, i in enumerate(ids) if i in ids[:n]]  # 0 and "0" are the same GPU
+    if twice:
+        raise ValueError(f"device {twice[0]} is listed twice: list each GPU once")
     return GpuChoice("ids", ids=tuple(ids))
 
 

@@ -15,7 +15,9 @@ TYPE_NAMES = {
     "object": "a mapping",
     "array": "a list",
     "string": "a string",
-    "integer": "an integer",
+    "boolean": "true or false",
+    "integer": "a whole number",
+    "number": "a number",
 }
 BASE_URI = "https://mlstack.dev/schemas/"
 # schemas a schema refers to: fragments' service sections are compose services
@@ -59,7 +61,7 @@ def validate(data: Any, schema_name: str, source: str, fix: str) -> None:
 def _schema_digest(schema_name: str) -> str:
     """The digest of a schema and of every schema it refers to (a cached verdict's basis)."""
     names = [schema_name, *REFERENCED.get(schema_name, {}).values()]
-    text = "\0".join(json.dumps(schema(name), sort_keys=True) for name in names)
+    text = "\0".join(json.dumps(final_values(schema(name)), sort_keys=True) for name in names)
     return hashlib.sha256(text.encode()).hexdigest()
 
 
@@ -85,13 +87,49 @@ def _validator(schema_name: str) -> Any:
     from referencing import Registry, Resource
 
     registry: Registry = Registry().with_resources(
-        (BASE_URI + uri, Resource.from_contents(schema(name)))
+        (BASE_URI + uri, Resource.from_contents(final_values(schema(name))))
         for uri, name in REFERENCED.get(schema_name, {}).items()
     )
     strict = jsonschema.validators.extend(
         base, validators={"uniqueItems": bounded_unique}, type_checker=checker
     )
     return strict(schema(schema_name), registry=registry)
+
+
+# The string forms Compose casts to each type; a fragment may also write ${VAR} there.
+STRING_FORMS = {
+    "boolean": r"(?i:true|false|yes|no|on|off|y|n)",
+    "integer": r"-?[0-9]{1,18}",
+    "number": r"-?[0-9]{1,18}(\.[0-9]{1,18})?",
+}
+
+
+def final_values(node: Any) -> Any:
+    """Compose's schema with ``type: [boolean, string]`` (and integer, number) made strict.
+
+    Compose's schema takes any string there, for ``${VAR}``; Compose itself refuses
+    ``read_only: "maybe"`` only when it interpolates, long after mlstack accepted it. Here
+    such a string must be ``${...}`` or the type's own string form (``"true"``, ``"3"``).
+    """
+    if isinstance(node, list):
+        return [final_values(item) for item in node]
+    if not isinstance(node, dict):
+        return node
+    out = {key: final_values(value) for key, value in node.items()}
+    kinds = out.get("type")
+    if (
+        isinstance(kinds, list)
+        and len(kinds) == 2
+        and kinds[1] == "string"
+        and not (set(out) - {"type", "description", "default"})
+    ):
+        form = STRING_FORMS.get(kinds[0])
+        if form:
+            pattern = rf"^(\$\{{[^{{}}]+\}}|{form})$"
+            out["anyOf"] = [{"type": kinds[0]}, {"type": "string", "pattern": pattern}]
+            out["x-expected"] = f"{TYPE_NAMES.get(kinds[0], kinds[0])} (or ${{VAR}})"
+            del out["type"]
+    return out
 
 
 def _validate(data: Any, schema_name: str, source: str, fix: str) -> bool:

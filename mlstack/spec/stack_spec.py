@@ -130,7 +130,18 @@ def _gpu(
                 f"{name} is not a GPU-capable service of this stack",
                 f"choose among: {', '.join(capable) or 'none (add api, jupyter or trainer)'}",
             )
-    return per_service(GpuChoice.parse(data.get("devices", "none")), capable, chosen)
+    try:
+        default = GpuChoice.parse(data.get("devices", "none"))
+    except ValueError as exc:
+        raise InputError(source, "gpu.devices", str(exc), "list each GPU once") from exc
+    for name, value in (chosen or {}).items() if isinstance(chosen, dict) else ():
+        try:
+            GpuChoice.parse(value)
+        except ValueError as exc:
+            raise InputError(
+                source, f"gpu.services.{name}", str(exc), "list each GPU once"
+            ) from exc
+    return per_service(default, capable, chosen)
 
 
 def _cuda(value: str, gpu: dict[str, GpuChoice], source: str) -> str:

@@ -319,6 +319,9 @@ def test_ctrl_c_stops_waiting_and_says_what_is_running(small_stack):
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
+        # A shell without job control starts background jobs with SIGINT ignored, and Python
+        # then never raises KeyboardInterrupt: give `up` the default, as a terminal does.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     lines = pump(proc.stdout)
     try:
@@ -353,7 +356,10 @@ def read_until(lines: queue.Queue, pattern: re.Pattern | None, timeout: float) -
     """Lines up to the first that matches ``pattern`` (None: to the end); fails after timeout."""
     seen, deadline = "", time.monotonic() + timeout
     while True:
-        line = lines.get(timeout=max(0.0, deadline - time.monotonic()))
+        try:
+            line = lines.get(timeout=max(0.0, deadline - time.monotonic()))
+        except queue.Empty:
+            raise AssertionError(f"nothing more after {timeout:.0f}s; so far:\n{seen}") from None
         if line is None:
             assert pattern is None, f"the output ended before {pattern.pattern!r}:\n{seen}"
             return seen
