@@ -21,7 +21,7 @@ from mlstack.layout import Profile
 from mlstack.machine.docker_info import EngineInfo, parse_docker_info
 from mlstack.machine.host import GpuScan
 from mlstack.run.environment import Environment
-from mlstack.run.records import ServiceState
+from mlstack.run.records import LogOptions, ServiceState
 
 NO_GPU_HOST = GpuScan((), "nvidia-smi is not installed (fake host)")
 
@@ -83,6 +83,7 @@ class FakeEngine:
         self.on_port = on_port or {}
         self.oom = oom or set()
         self.calls: list[tuple[Any, ...]] = []
+        self.exit_code = 0  # what a job or an exec'd command returns
         self.profiles: list[Profile] = []
 
     def connect(self, root: Path, profile: Profile) -> FakeEngine:
@@ -117,9 +118,10 @@ class FakeEngine:
     def logs(self, service: str, tail: int = 30) -> str:
         return self._logs.get(service, "")
 
-    def follow_logs(self, service: str | None, follow: bool) -> Iterator[str]:
+    def follow_logs(self, services: list[str], options: LogOptions) -> Iterator[str]:
+        self.calls.append(("logs", tuple(services), options))
         for name, text in self._logs.items():
-            if service in (None, name):
+            if not services or name in services:
                 yield from text.splitlines(keepends=True)
 
     def oom_killed(self, container: str) -> bool:
@@ -137,6 +139,16 @@ class FakeEngine:
 
     def image_exists(self, reference: str) -> bool:
         return reference in self.images
+
+    def run_job(
+        self, service: str, args: list[str], profiles: list[str], secrets: Mapping[str, str]
+    ) -> int:
+        self.calls.append(("run", service, tuple(args), tuple(profiles), tuple(sorted(secrets))))
+        return self.exit_code
+
+    def exec(self, service: str, command: list[str]) -> int:
+        self.calls.append(("exec", service, tuple(command)))
+        return self.exit_code
 
 
 def fake_environment(

@@ -2,15 +2,23 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import sys
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
 
 from mlstack.errors import InputError
 from mlstack.machine.host import GpuScan
-from mlstack.spec.answers import DEFAULT_COMPONENTS, Answers, InitOptions, answers_from
+from mlstack.spec.answers import (
+    DEFAULT_COMPONENTS,
+    Answers,
+    InitOptions,
+    answers_from,
+    trainer_python,
+)
 from mlstack.spec.gpu_choice import ALL_GPUS, NO_GPU, GpuChoice
 from mlstack.spec.stack_spec import DEFAULT_CUDA
 
@@ -39,12 +47,33 @@ def host_defaults(root: Path) -> tuple[Answers, GpuScan]:
     return Answers(default_name(root), (*DEFAULT_COMPONENTS, "trainer"), ALL_GPUS, cuda=cuda), scan
 
 
-def gather_answers(root: Path, options: InitOptions, interactive: bool) -> Answers:
-    """Answers from flags; the wizard asks whatever the flags left open unless ``--yes``."""
+@dataclass(frozen=True)
+class Gathered:
+    """``init``'s answers, and what to tell the user about them (choices made, warnings)."""
+
+    answers: Answers
+    notes: list[str]
+    asked: frozenset[str] = frozenset()  # the fields the wizard asked (errors name the question)
+
+
+def gather_answers(root: Path, options: InitOptions, interactive: bool, force: bool) -> Gathered:
+    """Answers from flags; the wizard asks whatever the flags left open unless ``--yes``.
+
+    Input that cannot be right, and an existing stack, are refused before the first question.
+    """
+    from mlstack.cli.init_checks import check_options, check_target, gpu_warnings
+    from mlstack.cli.wizard_summary import decided_lines
+
+    check_options(root, options)
+    check_target(root, force)
     defaults, scan = host_defaults(root)
     answers = answers_from(options, defaults)
+    if "python" not in options.given():  # a GPU trainer's Python is its image's
+        answers = dataclasses.replace(answers, python=trainer_python(answers) or answers.python)
     if not interactive:
-        return answers
+        return Gathered(
+            answers, decided_lines(answers, options.given(), scan) + gpu_warnings(answers, scan)
+        )
     if not sys.stdin.isatty():
         raise InputError(
             "mlstack init",
@@ -52,9 +81,11 @@ def gather_answers(root: Path, options: InitOptions, interactive: bool) -> Answe
             "interactive session required",
             "pass --yes (with flags such as --with and --gpu) in scripts and CI",
         )
-    from mlstack.cli.wizard import run_wizard
+    from mlstack.cli.wizard import WIZARD_FIELDS, run_wizard
 
-    return run_wizard(answers, options.given(), scan)
+    answers = run_wizard(answers, options.given(), scan)
+    asked = frozenset(WIZARD_FIELDS) - options.given()
+    return Gathered(answers, gpu_warnings(answers, scan), asked)
 
 
 def gpu_flag(value: str) -> GpuChoice:
@@ -103,6 +134,7 @@ def parse_pairs(
 
 
 def split_list(value: str | None) -> tuple[str, ...] | None:
-    """``--with api,redis`` -> ("api", "redis"); None when the flag was not given (or empty)."""
-    parts = tuple(part.strip() for part in (value or "").split(",") if part.strip())
-    return parts or None
+    """``--with api,redis`` -> ("api", "redis"); None when the flag was not given, () if empty."""
+    if value is None:
+        return None
+    return tuple(part.strip() for part in value.split(",") if part.strip())

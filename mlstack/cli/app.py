@@ -21,13 +21,15 @@ from mlstack.errors import ExitCode, InputError
 from mlstack.layout import Profile
 
 app = typer.Typer(
-    add_completion=False,
+    add_completion=True,
+    context_settings={"help_option_names": ["-h", "--help"]},
     no_args_is_help=True,
     rich_markup_mode=None,
     pretty_exceptions_enable=False,
     help="Compose, check and run a containerised ML stack in one command.",
 )
-STATE: dict[str, Any] = {"dir": Path(), "debug": False}
+# "dir": the stack (-C, else the nearest mlstack.yaml upward); "here": -C or the cwd, for init
+STATE: dict[str, Any] = {"dir": Path(), "here": Path(), "debug": False}
 
 
 def command(*args: Any, **kwargs: Any) -> Callable[[Callable[..., Any]], Any]:
@@ -35,15 +37,34 @@ def command(*args: Any, **kwargs: Any) -> Callable[[Callable[..., Any]], Any]:
     return lambda func: app.command(*args, **kwargs)(handled(func, lambda: STATE["debug"]))
 
 
+def _print_version(value: bool) -> None:
+    if value:
+        from importlib.metadata import version
+
+        typer.echo(f"mlstack {version('mlstack')}")
+        raise typer.Exit()
+
+
 @app.callback()
 def main_options(
-    project_dir: Path = typer.Option(
-        Path(), "--dir", "-C", help="Project directory.", file_okay=False
+    project_dir: Path | None = typer.Option(
+        None,
+        "--dir",
+        "-C",
+        help="Project directory (default: the nearest one upward with mlstack.yaml).",
+        file_okay=False,
     ),
     debug: bool = typer.Option(False, "--debug", help="Show tracebacks of internal errors."),
+    version: bool = typer.Option(
+        False, "--version", "-V", is_eager=True, callback=_print_version, help="Print the version."
+    ),
 ) -> None:
     """Compose, check and run a containerised ML stack in one command."""
-    STATE.update(dir=project_dir, debug=debug)
+    STATE.update(dir=project_dir, here=project_dir or Path(), debug=debug)
+    if project_dir is None:  # as compose and git: the nearest stack upward, else here
+        from mlstack.spec.project_root import find_project
+
+        STATE["dir"] = find_project(Path.cwd()) or Path()
 
 
 def _print_steps(steps: list[Any], verbose: bool = True) -> None:
@@ -74,13 +95,16 @@ def init(
     force: bool = typer.Option(False, help="Replace an existing stack (edits kept as .bak)."),
     dry_run: bool = typer.Option(False, help="Print the plan; write nothing."),
 ) -> None:
-    """Create mlstack.yaml and the stack's files (a wizard, or flags with --yes)."""
+    """Create a stack: mlstack.yaml and its files.
+
+    A wizard, or flags with --yes.
+    """
     from mlstack.cli.answers_flow import gather_answers, gpu_flags, parse_pairs, split_list
     from mlstack.cli.messages import as_flag_error
     from mlstack.render.generate import init_project
     from mlstack.spec.answers import InitOptions
 
-    root = directory or STATE["dir"]
+    root = directory or STATE["here"]
     gpu_default, gpu_per_service = gpu_flags(gpu)
     options = InitOptions(
         name=name,
@@ -96,14 +120,18 @@ def init(
         ca_bundle=ca_bundle,
         pip_index_url=pip_index_url,
     )
-    answers = gather_answers(root, options, interactive=not yes)
+    gathered = gather_answers(root, options, interactive=not yes, force=force)
     try:
-        result = init_project(root, answers, force=force, dry_run=dry_run)
+        result = init_project(root, gathered.answers, force=force, dry_run=dry_run)
     except InputError as exc:
-        raise as_flag_error(exc) from exc
+        raise as_flag_error(exc, gathered.asked) from exc
+    for note in gathered.notes:  # what init chose on its own, and warnings: once it worked
+        typer.echo(note, err=note.startswith("warning"))
     _print_steps(result.steps)
-    if not dry_run:
-        run = "mlstack" if root == STATE["dir"] else f"mlstack -C {root}"
+    if dry_run:
+        typer.echo(DRY_RUN_DONE)
+    else:
+        run = "mlstack" if root == STATE["here"] else f"mlstack -C {root}"
         typer.echo(
             f"\nStack {result.spec.name!r} is ready in {root}. Next: "
             f"`{run} up` (or `{run} doctor` to check this machine first)."
@@ -121,26 +149,41 @@ def components() -> None:
         typer.echo(f"{frag.name:<10} {frag.summary}{tag}")
 
 
+DRY_RUN = typer.Option(False, "--dry-run", help="Print the plan; write nothing.")
+DRY_RUN_DONE = "dry run: nothing was written"
+
+
 @command()
 def add(
     names: list[str] = typer.Argument(..., help="Components to add."),
     force: bool = typer.Option(False, help="Overwrite edited files (keeps .bak)."),
+    dry_run: bool = DRY_RUN,
 ) -> None:
     """Add components to mlstack.yaml and re-render."""
     from mlstack.render.generate import change_components
 
-    _print_steps(change_components(STATE["dir"], add=names, force=force).steps, verbose=False)
+    result = change_components(STATE["dir"], add=names, force=force, dry_run=dry_run)
+    if result.already:
+        nothing = "; nothing changed" if not result.steps else ""
+        typer.echo(f"already in the stack: {', '.join(result.already)}{nothing}")
+    _print_steps(result.steps, verbose=dry_run)
+    if dry_run:
+        typer.echo(DRY_RUN_DONE)
 
 
 @command()
 def remove(
     names: list[str] = typer.Argument(..., help="Components to remove."),
     force: bool = typer.Option(False, help="Overwrite edited files (keeps .bak)."),
+    dry_run: bool = DRY_RUN,
 ) -> None:
     """Remove components from mlstack.yaml and re-render."""
     from mlstack.render.generate import change_components
 
-    _print_steps(change_components(STATE["dir"], remove=names, force=force).steps, verbose=False)
+    result = change_components(STATE["dir"], remove=names, force=force, dry_run=dry_run)
+    _print_steps(result.steps, verbose=dry_run)
+    if dry_run:
+        typer.echo(DRY_RUN_DONE)
 
 
 @command()
@@ -162,11 +205,16 @@ def render(
         typer.echo("no drift: the files match mlstack.yaml")
         return
     _print_steps(result.steps, verbose=dry_run)
+    if dry_run:
+        typer.echo(DRY_RUN_DONE)
 
 
 @command()
 def validate() -> None:
-    """Check mlstack.yaml and the fragments; run `docker compose config` when it is there."""
+    """Check mlstack.yaml, the fragments and the compose files.
+
+    `docker compose config` judges the files, where Compose is installed.
+    """
     from mlstack.run.validate import validate_project
 
     for line in validate_project(STATE["dir"]):
@@ -185,33 +233,15 @@ def up(
     timeout: float = typer.Option(300, help="Seconds to wait for every service to be healthy."),
     service: list[str] = typer.Option([], help="Only this service (repeatable) and its deps."),
 ) -> None:
-    """Start the stack and prove every service healthy (or say which is not, and why)."""
+    """Start the stack and prove every service healthy.
+
+    Or say which service is not, and why.
+    """
     from mlstack.cli.up_view import UpView
     from mlstack.run.operate import up as run_up
 
     with UpView() as view:
         run_up(STATE["dir"], profile, build, timeout, service, on_event=view)
-
-
-@command()
-def status(
-    profile: Profile = PROFILE,
-    as_json: bool = typer.Option(False, "--json", help="Stable JSON for scripts."),
-) -> None:
-    """Show each service's state, health and URL now (no waiting)."""
-    import json
-
-    from mlstack.run import operate
-
-    spec, reports = operate.status(STATE["dir"], profile)
-    if as_json:
-        typer.echo(json.dumps(operate.status_json(spec, profile, reports), indent=2))
-    else:
-        from mlstack.cli.console import health_table, out
-
-        out.print(health_table(reports, f"{spec.name} ({profile})"))
-    if not all(r.ok for r in reports):
-        raise typer.Exit(ExitCode.FAILURE)
 
 
 @command()
@@ -238,23 +268,14 @@ def down(
 
 
 @command()
-def logs(
-    service: str | None = typer.Argument(None, help="One service (default: all)."),
-    follow: bool = typer.Option(False, "--follow", "-f", help="Keep printing."),
-) -> None:
-    """Print the stack's logs."""
-    from mlstack.run.operate import logs as run_logs
-
-    for line in run_logs(STATE["dir"], service, follow):
-        typer.echo(line, nl=False)
-
-
-@command()
 def doctor(
     profile: Profile = PROFILE,
     as_json: bool = typer.Option(False, "--json", help="Stable JSON for scripts."),
 ) -> None:
-    """Check this machine against the stack: engine, Compose, GPU, CUDA, shm, ports, disk, files."""
+    """Check this machine against the stack.
+
+    Engine, Compose, GPU, CUDA, shm, ports, disk, files.
+    """
     import json
 
     from mlstack.run.doctor import run_doctor

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 from rich.live import Live
@@ -11,16 +12,19 @@ from rich.table import Table
 from mlstack.run.checks import Check
 from mlstack.run.records import ServiceReport, ServiceState
 
+if TYPE_CHECKING:
+    from mlstack.run.status_view import StatusView
+
 out = Console(highlight=False)
 err = Console(stderr=True, highlight=False)
 STATUS_STYLE = {"ok": "green", "warn": "yellow", "fail": "red"}
 
 
-def health_table(reports: list[ServiceReport], title: str = "") -> Table:
-    """Service, state, health, URL, time to healthy."""
+def health_table(reports: Sequence[ServiceReport], title: str = "") -> Table:
+    """Service, state, health, URL, time to healthy (a URL is wrapped, never cut)."""
     table = Table(title=title or None, title_justify="left")
     for column in ("service", "state", "health", "url", "healthy after"):
-        table.add_column(column)
+        table.add_column(column, overflow="fold")
     for r in reports:
         style = "green" if r.ok else "red"
         seconds = f"{r.seconds:.1f}s" if r.seconds is not None else "-"
@@ -123,3 +127,23 @@ def checks_table(checks: list[Check]) -> Table:
 def say(message: str) -> None:
     """A line of progress."""
     out.print(message, markup=False)
+
+
+def print_status(view: StatusView) -> None:
+    """The health table, then one unbroken line per way in, and where the secrets are."""
+    title = f"{view.spec.name} ({view.profile})"
+    if view.note:
+        err.print(f"{title}: {view.note}", markup=False)
+        return
+    out.print(health_table(view.reports, title))
+    if view.access:
+        out.print("get in:")
+        for service, url in view.access.items():
+            out.print(f"  {service:<10} {url}", markup=False, soft_wrap=True)
+    if view.secrets:
+        out.print(
+            f"secrets: {', '.join(view.secrets)} in .env (`mlstack status --show-secrets` "
+            "prints them in the URLs)",
+            markup=False,
+            soft_wrap=True,
+        )

@@ -19,7 +19,7 @@ from mlstack.errors import ExitCode
 export_app = typer.Typer(
     no_args_is_help=True,
     rich_markup_mode=None,
-    help="Write the stack for a cluster: Kubernetes (Kustomize) or Docker Swarm (a stack file).",
+    help="Write the stack for Kubernetes or Docker Swarm.",
 )
 deploy_app = typer.Typer(
     no_args_is_help=True, rich_markup_mode=None, help="Deploy the stack to a cluster."

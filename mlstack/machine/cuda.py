@@ -264,3 +264,16 @@ def trainable_native_releases(driver: str) -> list[str]:
             continue
         found.append(_fmt(version))
     return found
+
+
+def image_python(cuda: str) -> str:
+    """The Python of the Ubuntu in the nvidia/cuda image for ``cuda``: the GPU trainer's Python.
+
+    nvidia/cuda images carry no Python; the trainer installs Ubuntu's own, so its version follows
+    the image's Ubuntu (24.04: 3.12, 22.04: 3.10, 20.04: 3.8).
+    """
+    tag = cuda_image_tag(cuda)
+    return next((py for ubuntu, py in _UBUNTU_PYTHON.items() if ubuntu in tag), "3.8")
+
+
+_UBUNTU_PYTHON = {"ubuntu24.04": "3.12", "ubuntu22.04": "3.10"}

@@ -5,6 +5,7 @@ from __future__ import annotations
 import shutil
 import socket
 import subprocess
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -85,3 +86,9 @@ def _listening_inodes(port: int) -> set[str]:
             if state == "0A" and int(local.rsplit(":", 1)[1], 16) == port:
                 inodes.add(f"socket:[{inode}]")
     return inodes
+
+
+def missing_gpus(ids: Iterable[str], scan: GpuScan) -> list[str]:
+    """The device ids (indexes or UUIDs) among ``ids`` that this host's nvidia-smi did not list."""
+    present = {str(g.index) for g in scan.gpus} | {g.uuid for g in scan.gpus if g.uuid}
+    return [i for i in ids if i not in present]

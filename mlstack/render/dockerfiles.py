@@ -186,9 +186,9 @@ def _trainer(spec: StackSpec, catalog: Catalog) -> str:
     base = image_ref(spec, catalog, "cuda" if gpu else "python")
     python = []
     if gpu:  # nvidia/cuda images have no Python: Ubuntu's, pinned to its minor release
-        from mlstack.machine.cuda import cuda_image_tag
+        from mlstack.machine.cuda import image_python
 
-        py = "3.12" if "ubuntu24.04" in cuda_image_tag(spec.cuda) else "3.10"
+        py = image_python(spec.cuda)  # mlstack.yaml's python must match (spec checks it)
         python = [
             "ENV DEBIAN_FRONTEND=noninteractive",
             "RUN apt-get update \\\n"

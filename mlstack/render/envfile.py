@@ -8,8 +8,9 @@ from pathlib import Path
 from mlstack.errors import InputError
 from mlstack.layout import ENV_FILE
 from mlstack.render.compose_model import port_variable
+from mlstack.spec import contain
 from mlstack.spec.catalog import Catalog
-from mlstack.spec.limits import read_bounded
+from mlstack.spec.limits import MAX_FILE_BYTES
 from mlstack.spec.stack_spec import StackSpec
 
 ENV_HEADER = (
@@ -26,10 +27,7 @@ def secret_names(spec: StackSpec, catalog: Catalog) -> list[str]:
 
 def read_env(root: Path) -> str | None:
     """The project's ``.env`` text (bounded like every input file), or None when there is none."""
-    try:
-        return read_bounded(root / ENV_FILE, ENV_FILE, root=root)
-    except FileNotFoundError:
-        return None
+    return contain.read_text(root, ENV_FILE, MAX_FILE_BYTES)  # no link, no FIFO, bounded
 
 
 def parse_env(text: str) -> dict[str, str]:
@@ -90,15 +88,31 @@ def fill_secrets(names: list[str], existing: dict[str, str]) -> dict[str, str]:
 
 
 def render_env(current: str | None, values: dict[str, str]) -> str:
-    """``.env`` with every value present: the user's file kept as is, missing keys appended."""
+    """``.env`` with every value present: the user's file kept as is, missing keys added.
+
+    A key the file has with an empty value (``KEY=``) is filled on its own line, not appended a
+    second time (two lines of one key: which one wins depends on the reader).
+    """
     if current is None:
         return ENV_HEADER + "".join(f"{k}={v}\n" for k, v in values.items())
     have = parse_env(current)
     missing = [k for k in values if not have.get(k)]
     if not missing:
         return current
-    text = current if current.endswith("\n") or not current else current + "\n"
-    return text + "".join(f"{k}={values[k]}\n" for k in missing)
+    empty = {k: values[k] for k in missing if k in have}
+    text = _fill_empty(current, empty) if empty else current
+    text = text if text.endswith("\n") or not text else text + "\n"
+    return text + "".join(f"{k}={values[k]}\n" for k in missing if k not in empty)
+
+
+def _fill_empty(current: str, values: dict[str, str]) -> str:
+    """``current`` with each ``KEY=`` (empty) line of ``values``' keys given its value."""
+    lines = []
+    for line in current.splitlines(keepends=True):
+        key, sep, value = line.strip().partition("=")
+        empty = sep and key in values and not value.strip().strip("'\"")
+        lines.append(f"{key}={values[key]}\n" if empty else line)
+    return "".join(lines)
 
 
 def build_secret_values(spec: StackSpec, env: dict[str, str]) -> dict[str, str]:

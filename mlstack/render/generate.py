@@ -10,7 +10,7 @@ from __future__ import annotations
 import contextlib
 import os
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -51,6 +51,7 @@ class Result:
     steps: list[Step]
     spec: StackSpec
     model: ComposeModel
+    already: tuple[str, ...] = ()  # ``add``: the components the stack had already
 
     @property
     def drift(self) -> list[Step]:
@@ -117,13 +118,13 @@ def init_project(
     root: Path, answers: Answers, force: bool = False, dry_run: bool = False
 ) -> Result:
     """Create mlstack.yaml from the answers and render the stack beside it."""
-    _refuse_existing(root, force)
+    refuse_existing(root, force)
     catalog = _load_catalog(root)
     doc = spec_document(answers)
     spec = spec_from_document(doc, catalog, INIT_SOURCE, root)  # the CLI names the flag
     spec_file = PlannedFile(SPEC_FILE, dump(doc, SPEC_HEADER), SCAFFOLD)
     with writing(root, dry_run):
-        _refuse_existing(root, force)  # again: another init may have won the lock
+        refuse_existing(root, force)  # again: another init may have won the lock
         action = _spec_action(root, spec_file)
         steps, model = plan_stack(
             root, spec, catalog, spec_file, action, index_credentials(answers)
@@ -131,7 +132,8 @@ def init_project(
         return _finish(root, Result(steps, spec, model), force, dry_run)
 
 
-def _refuse_existing(root: Path, force: bool) -> None:
+def refuse_existing(root: Path, force: bool) -> None:
+    """Refuse to init over a stack: before the wizard's first question, again under the lock."""
     if os.path.lexists(root / SPEC_FILE) and not force:
         raise InputError(
             str(root / SPEC_FILE),
@@ -180,6 +182,10 @@ def _change(
     catalog = _load_catalog(root)
     doc = _load_doc(root, load_document)
     components = doc["components"]
+    already = tuple(name for name in add if name in components)
+    if already and len(set(already)) == len(set(add)) and not remove:  # nothing to change
+        spec = spec_from_document(doc, catalog, root=root)
+        return Result([], spec, plan_stack(root, spec, catalog)[1], already)
     for name in add:
         if name not in components:
             components.append(name)
@@ -194,7 +200,8 @@ def _change(
         components.remove(name)
     _drop_stale_choices(doc, set(remove))
     text = dump_document(doc)
-    return _rerender(root, catalog, doc, PlannedFile(SPEC_FILE, text, SCAFFOLD), force, dry_run)
+    result = _rerender(root, catalog, doc, PlannedFile(SPEC_FILE, text, SCAFFOLD), force, dry_run)
+    return replace(result, already=already)
 
 
 def _rerender(

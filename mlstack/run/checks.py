@@ -16,6 +16,7 @@ from mlstack.machine.docker_info import EngineInfo, has_nvidia_runtime
 from mlstack.machine.host import GpuScan, port_holder, port_is_free
 from mlstack.render.compose_model import image_ref, port_variable
 from mlstack.render.published import Published
+from mlstack.run.gpu_ids import absent_gpus
 from mlstack.run.records import ServiceState
 from mlstack.spec.catalog import Catalog
 from mlstack.spec.stack_spec import StackSpec, size_in_bytes
@@ -88,6 +89,10 @@ def check_gpu_driver(spec: StackSpec, scan: GpuScan) -> Check:
             f"{', '.join(wanted)} ask for a GPU, but {scan.reason}",
             "install the NVIDIA driver, or set `gpu: {devices: none}` in mlstack.yaml",
         )
+    absent = absent_gpus(spec, scan)
+    if absent:
+        fix = "in mlstack.yaml set gpu.devices (and gpu.services) to ids this host has, or `all`"
+        return Check("gpu.driver", FAIL, f"{absent}; host: {listed}", fix)
     return Check("gpu.driver", OK, f"driver {scan.driver}; {listed}")
 
 

@@ -8,13 +8,36 @@ CLI directly and keep its words in the same form (the last line it printed).
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from python_on_whales.exceptions import DockerException
+
+
+INSTALL_ENGINE = (
+    "install Docker Engine (Debian/Ubuntu: `sudo apt-get install docker.io`; "
+    "others: https://docs.docker.com/engine/install/), then start it"
+)
+START_ENGINE = (
+    "start it: `sudo systemctl start docker` (Linux) or open Docker Desktop; "
+    "check that your user may use it: `docker info`"
+)
+INSTALL_COMPOSE = (
+    "install the Compose v2 plugin: `sudo apt-get install docker-compose-plugin`, "
+    "or put the docker-compose binary in ~/.docker/cli-plugins/"
+)
+
+
+def engine_fix() -> str:
+    """Start the engine, or, where none is installed, install it first."""
+    if shutil.which("dockerd") is None and not Path("/var/run/docker.sock").exists():
+        return f"no Docker engine is installed here (only the docker CLI): {INSTALL_ENGINE}"
+    return START_ENGINE
 
 
 @dataclass(frozen=True)

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 from mlstack.errors import EngineError, MlstackError
-from mlstack.layout import Profile
+from mlstack.layout import ENV_FILE, Profile
 from mlstack.machine.docker_info import EngineInfo
 from mlstack.render.generate import Result, render_project
+from mlstack.render.plan import Action
 from mlstack.render.published import long_running, published_ports
 from mlstack.run.checks import (
     FAIL,
@@ -62,7 +64,7 @@ def run_doctor(root: Path, profile: Profile = Profile.DEV, env: Environment = RE
         check_shm(result.model.base["services"]),
         check_ports(ports, held_by_stack(ports, states), container_on),
         check_disk(info.docker_root_dir if info else None, missing),
-        check_files(_drifted(result)),
+        _files(result),
         check_allow(spec),
     ]
 
@@ -88,8 +90,14 @@ def _engine_checks(
     return engine, info, version, [check_engine(info, errors["engine"]), compose]
 
 
-def _drifted(result: Result) -> list[str]:
-    return [step.file.path for step in result.drift]
+def _files(result: Result) -> Check:
+    """Drift; a missing .env is a fresh clone's (git-ignored): ``up`` creates it, no fault."""
+    fresh = [s for s in result.drift if s.file.path == ENV_FILE and s.action == Action.CREATE]
+    check = check_files([step.file.path for step in result.drift if step not in fresh])
+    if fresh and check.status == OK:
+        found = f"{check.found}; no .env yet: `mlstack up` creates it with fresh secrets"
+        return dataclasses.replace(check, found=found)
+    return check
 
 
 def _no_container(_: int) -> str | None:

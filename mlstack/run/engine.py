@@ -21,37 +21,27 @@ from mlstack.layout import Profile
 from mlstack.machine.docker_info import EngineInfo, parse_compose_version, parse_docker_info
 from mlstack.render.envfile import parse_env, read_env
 from mlstack.run import docker_cli
-from mlstack.run.container_states import parse_ps, parse_states, project_name, ps_args
-from mlstack.run.docker_cli import DockerFailed, docker_words, run_docker, whales_error
+from mlstack.run.container_states import parse_states, project_name, ps_args
+from mlstack.run.docker_cli import (
+    INSTALL_COMPOSE,
+    INSTALL_ENGINE,
+    START_ENGINE,
+    DockerFailed,
+    docker_words,
+    engine_fix,
+    run_docker,
+    whales_error,
+)
+from mlstack.run.engine_attached import AttachedCalls
 from mlstack.run.masking import mask, secret_values
-from mlstack.run.records import ServiceState
+from mlstack.run.records import LogOptions, ServiceState, parse_ps
 
 if TYPE_CHECKING:
     from python_on_whales import DockerClient
     from python_on_whales.exceptions import DockerException
 
-INSTALL_ENGINE = (
-    "install Docker Engine (Debian/Ubuntu: `sudo apt-get install docker.io`; "
-    "others: https://docs.docker.com/engine/install/), then start it"
-)
-START_ENGINE = (
-    "start it: `sudo systemctl start docker` (Linux) or open Docker Desktop; "
-    "check that your user may use it: `docker info`"
-)
-INSTALL_COMPOSE = (
-    "install the Compose v2 plugin: `sudo apt-get install docker-compose-plugin`, "
-    "or put the docker-compose binary in ~/.docker/cli-plugins/"
-)
 
-
-def engine_fix() -> str:
-    """Start the engine, or, where none is installed, install it first."""
-    if shutil.which("dockerd") is None and not Path("/var/run/docker.sock").exists():
-        return f"no Docker engine is installed here (only the docker CLI): {INSTALL_ENGINE}"
-    return START_ENGINE
-
-
-class Engine:
+class Engine(AttachedCalls):
     """A Docker engine and the compose project of one stack directory and profile.
 
     Every text it passes on from Docker (errors, logs) is masked: no value of the stack's
@@ -85,7 +75,10 @@ class Engine:
 
     def masked(self, text: str) -> str:
         """``text`` without any secret of this stack (read now: ``.env`` may have just changed)."""
-        return mask(text, [*secret_values(self._dotenv()), *self.extra_secrets])
+        return mask(text, self._secrets())
+
+    def _secrets(self) -> list[str]:
+        return [*secret_values(self._dotenv()), *self.extra_secrets]
 
     def _failed(self, what: str, exc: DockerException | DockerFailed, fix: str) -> EngineError:
         """The one place an error record is made of Docker's words: masked here."""
@@ -254,11 +247,19 @@ class Engine:
         except whales_error() as exc:
             raise self._failed("docker compose down failed", exc, START_ENGINE) from exc
 
-    def follow_logs(self, service: str | None, follow: bool) -> Iterator[str]:
+    def follow_logs(self, services: list[str], options: LogOptions) -> Iterator[str]:
         """The logs, line by line as compose prints them (python-on-whales streams them)."""
+        secrets = self._secrets()
         try:
-            for _, line in self.docker.compose.logs(service or [], follow=follow, stream=True):
-                yield line.decode(errors="replace")
+            for _, line in self.docker.compose.logs(
+                services,
+                follow=options.follow,
+                tail=None if options.tail is None else str(options.tail),
+                since=options.since,
+                timestamps=options.timestamps,
+                stream=True,
+            ):
+                yield mask(line.decode(errors="replace"), secrets)
         except whales_error() as exc:
             raise self._failed("docker compose logs failed", exc, START_ENGINE) from exc
 

@@ -17,7 +17,7 @@ from typing import Any, Protocol
 from mlstack.layout import Profile
 from mlstack.machine.docker_info import EngineInfo
 from mlstack.machine.host import GpuScan, scan_gpus
-from mlstack.run.records import ServiceState
+from mlstack.run.records import LogOptions, ServiceState
 
 
 class StackEngine(Protocol):
@@ -45,7 +45,7 @@ class StackEngine(Protocol):
     def logs(self, service: str, tail: int = ...) -> str:
         """The last lines a service printed."""
 
-    def follow_logs(self, service: str | None, follow: bool) -> Iterator[str]:
+    def follow_logs(self, services: list[str], options: LogOptions) -> Iterator[str]:
         """The logs, line by line."""
 
     def oom_killed(self, container: str) -> bool:
@@ -62,6 +62,14 @@ class StackEngine(Protocol):
 
     def image_exists(self, reference: str) -> bool:
         """Whether the engine has an image locally."""
+
+    def run_job(
+        self, service: str, args: list[str], profiles: list[str], secrets: Mapping[str, str]
+    ) -> int:
+        """Run a job once on the user's terminal; its exit code."""
+
+    def exec(self, service: str, command: list[str]) -> int:
+        """Run a command in a running service on the user's terminal; its exit code."""
 
 
 def real_engine(root: Path, profile: Profile) -> StackEngine:

@@ -23,7 +23,7 @@ from mlstack.run.health import wait_for
 from mlstack.run.hints import hints_for
 from mlstack.run.preflight import images_to_get, preflight
 from mlstack.run.probes import Probe
-from mlstack.run.records import ServiceReport, ServiceState
+from mlstack.run.records import LogOptions, ServiceReport, ServiceState
 from mlstack.run.stack import Stack, open_stack
 from mlstack.run.unchanged import already_up
 from mlstack.spec import contain
@@ -213,6 +213,22 @@ def down(root: Path, volumes: bool, env: Environment = REAL) -> None:
     open_stack(root, Profile.DEV, env).engine.down(volumes)
 
 
-def logs(root: Path, service: str | None, follow: bool, env: Environment = REAL) -> Iterator[str]:
-    """The logs, line by line (``follow``: until the user stops it)."""
-    return open_stack(root, Profile.DEV, env).engine.follow_logs(service, follow)
+def logs(
+    root: Path,
+    services: str | list[str] | None,
+    follow: bool = False,
+    env: Environment = REAL,
+    options: LogOptions | None = None,
+) -> Iterator[str]:
+    """The logs, line by line (``follow``: until the user stops it); unknown services refused."""
+    stack = open_stack(root, Profile.DEV, env)
+    names = [services] if isinstance(services, str) else list(services or [])
+    unknown = [s for s in names if s not in stack.spec.components]
+    if unknown:
+        raise InputError(
+            "mlstack logs",
+            "SERVICE",
+            f"not in this stack: {', '.join(unknown)}",
+            f"choose among: {', '.join(stack.spec.components)}",
+        )
+    return stack.engine.follow_logs(names, options or LogOptions(follow=follow))

@@ -1,4 +1,4 @@
-"""Records of a running stack: one container's state, one service's verdict.
+"""Records of a running stack: one container's state (parsed from `compose ps`), a verdict.
 
 Apart from the code that fetches them (the engine) and the rules that judge them (health), so
 that both, the console and the tests import the record and not the driver.
@@ -6,6 +6,7 @@ that both, the console and the tests import the record and not the driver.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 
 
@@ -39,3 +40,31 @@ class ServiceReport:
     def ok(self) -> bool:
         """Healthy, and answering from the host where it is published."""
         return not self.problem
+
+
+@dataclass(frozen=True)
+class LogOptions:
+    """What ``mlstack logs`` asks compose for (its own flags: --follow, --tail, --since, -t)."""
+
+    follow: bool = False
+    tail: int | None = None  # the last N lines of each service
+    since: str | None = None  # a timestamp (2026-01-02T15:04:05) or a duration (10m)
+    timestamps: bool = False
+
+
+def parse_ps(text: str) -> list[ServiceState]:
+    """``docker compose ps --format json``: a JSON array (older 2.x) or one object a line."""
+    text = text.strip()
+    if not text:
+        return []
+    rows = json.loads(text) if text.startswith("[") else [json.loads(x) for x in text.splitlines()]
+    return [
+        ServiceState(
+            service=r["Service"],
+            container=r["Name"],
+            state=r["State"],
+            health=r.get("Health", ""),
+            exit_code=r.get("ExitCode"),
+        )
+        for r in rows
+    ]

@@ -15,7 +15,8 @@ from mlstack.run import events
 from mlstack.run.environment import REAL, Environment, StackEngine
 from mlstack.run.events import OnEvent
 from mlstack.spec.catalog import Catalog, load_catalog
-from mlstack.spec.stack_spec import StackSpec, load_spec
+from mlstack.spec.in_use import load_in_use
+from mlstack.spec.stack_spec import StackSpec
 
 
 @dataclass(frozen=True)
@@ -37,13 +38,13 @@ def open_stack(
     on_event: OnEvent = events.ignore,
 ) -> Stack:
     """Load the stack (rendering first when asked: a fresh clone gets its .env here)."""
-    catalog = load_catalog(root)
     if render:
+        catalog = load_catalog(root)
         result = render_project(root)
         for step in result.steps:
             if step.writes:
                 on_event(events.Rendered(step))
         spec = result.spec
     else:
-        spec = load_spec(root, catalog)
+        spec, catalog = load_in_use(root)
     return Stack(root, spec, catalog, env.connect(root, profile), profile)

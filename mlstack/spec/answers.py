@@ -108,3 +108,14 @@ def _gpu_section(answers: Answers) -> dict[str, Any]:
         "devices": others.to_yaml(),
         "services": {name: choice.to_yaml() for name, choice in choices.items()},
     }
+
+
+def trainer_python(answers: Answers) -> str | None:
+    """The Python a GPU trainer has (its CUDA image's Ubuntu's); None without a GPU trainer."""
+    from mlstack.machine.cuda import image_python
+
+    if "trainer" not in answers.components:
+        return None
+    listed = answers.gpu_services is None or "trainer" in answers.gpu_services
+    choice = answers.gpu_per_service.get("trainer", answers.gpu if listed else NO_GPU)
+    return image_python(answers.cuda) if choice.wanted else None

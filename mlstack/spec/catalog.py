@@ -104,21 +104,37 @@ def fragment_from_data(data: dict[str, Any], source: str) -> Fragment:
     )
 
 
-def load_catalog(project_dir: Path | None = None) -> Catalog:
-    """The shipped fragments plus the user's ``stacks/`` next to mlstack.yaml (which win)."""
+def load_catalog(
+    project_dir: Path | None = None, broken: dict[str, InputError] | None = None
+) -> Catalog:
+    """The shipped fragments plus the user's ``stacks/`` next to mlstack.yaml (which win).
+
+    ``broken``: where a user fragment that does not load goes instead of raising (name -> its
+    error), for commands that need only the fragments the stack uses (``spec.in_use``).
+    """
     catalog: Catalog = {}
     for path, label, root in _fragment_files(project_dir):
-        data = load_file(path, label, root=root)
-        if not isinstance(data, dict):
-            raise InputError(
-                label,
-                "",
-                "a fragment must be a YAML mapping",
-                "start from a shipped fragment, e.g. `mlstack components`",
-            )
-        catalog[path.stem] = fragment_from_data(data, label)
-    check_references(catalog)
+        try:
+            catalog[path.stem] = _fragment(path, label, root)
+        except InputError as exc:
+            if broken is None or root is None:
+                raise
+            broken[path.stem] = exc
+    if broken is None:
+        check_references(catalog)
     return catalog
+
+
+def _fragment(path: Path, label: str, root: Path | None) -> Fragment:
+    data = load_file(path, label, root=root)
+    if not isinstance(data, dict):
+        raise InputError(
+            label,
+            "",
+            "a fragment must be a YAML mapping",
+            "start from a shipped fragment, e.g. `mlstack components`",
+        )
+    return fragment_from_data(data, label)
 
 
 def _fragment_files(project_dir: Path | None) -> list[tuple[Path, str, Path | None]]:

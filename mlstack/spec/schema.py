@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from functools import cache as memoize
 from typing import Any
 
@@ -146,11 +147,24 @@ def _validate(data: Any, schema_name: str, source: str, fix: str) -> bool:
     if expected is not None:
         message = f"expected {expected.schema['x-expected']}, got {shown(expected.instance)}"
         field = field_path(expected.absolute_path)
+    if _lost_its_type(expected or error):
+        found = re.search(r'"[^"]+"', (expected or error).schema.get("x-expected", ""))
+        example = found[0] if found else '"..."'
+        leaf = field.rsplit(".", 1)[-1]
+        fix = (
+            f"quote the value, e.g. {leaf}: {example} (YAML reads 3.10 unquoted as the number 3.1)"
+        )
     if error.validator == "not" and isinstance(error.instance, dict):
         key = next(k for k in MLSTACK_KEYS if k in error.instance)
         field, message = f"{field}.{key}", "mlstack sets this key itself"
         fix = f"remove `{key}`; {MLSTACK_KEYS[key]}"
     raise InputError(source, field, message, fix)
+
+
+def _lost_its_type(error: Any) -> bool:
+    """A string field that YAML read as a number (``python: 3.10`` is 3.1): quoting fixes it."""
+    number = isinstance(error.instance, (int, float)) and not isinstance(error.instance, bool)
+    return number and error.schema.get("type") == "string"
 
 
 def _message(error: Any) -> str:

@@ -74,7 +74,7 @@ def spec_from_document(
     return StackSpec(
         name=data["name"],
         components=components,
-        python=data.get("python", DEFAULT_PYTHON),
+        python=_python(data, gpu, source),
         cuda=_cuda(data.get("cuda", DEFAULT_CUDA), gpu, source),
         gpu=gpu,
         shm_size=_shm_size(data.get("shm_size", SHM_WITH_GPU if gpu else SHM_WITHOUT_GPU), source),
@@ -142,6 +142,41 @@ def _gpu(
                 source, f"gpu.services.{name}", str(exc), "list each GPU once"
             ) from exc
     return per_service(default, capable, chosen)
+
+
+def _python(data: dict[str, Any], gpu: dict[str, GpuChoice], source: str) -> str:
+    """The images' Python; with a GPU trainer, the one its CUDA image has (no silent other)."""
+    from mlstack.machine.cuda import image_python
+
+    python = data.get("python", DEFAULT_PYTHON)
+    if "trainer" not in gpu:
+        return python
+    cuda = _cuda(data.get("cuda", DEFAULT_CUDA), gpu, source)
+    if python != (has := image_python(cuda)):
+        raise InputError(
+            source,
+            "python",
+            f"the GPU trainer runs on nvidia/cuda {cuda}, whose Ubuntu has Python {has}, "
+            f"not {python}",
+            f'use python: "{has}", or a CUDA release whose image has Python {python} '
+            "(12.6 and later: Python 3.12)",
+        )
+    return python
+
+
+def field_problem(key: str, value: Any) -> str | None:
+    """Why ``value`` cannot be mlstack.yaml's top-level ``key`` (None: it can).
+
+    The wizard checks each answer as it is typed with the same rules the file is read with.
+    """
+    doc = {"name": "x", "components": ["api"], key: value}
+    try:
+        validate(doc, "spec", SPEC_FILE, FIX)
+        if key == "shm_size":
+            _shm_size(value, SPEC_FILE)
+    except InputError as exc:
+        return exc.problem
+    return None
 
 
 def _cuda(value: str, gpu: dict[str, GpuChoice], source: str) -> str:
