@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -78,6 +79,14 @@ def test_an_image_slot_and_a_mirror() -> None:
     assert spec.images["python"].startswith("mirror.local:5000/python:")
     document = local_document(spec, CATALOG, local, on_gpu=False)
     assert document == {"services": {"redis": {"image": "own/redis:8"}}}  # api, trainer: built
+    with_jupyter = mirrored(
+        apply_local(replace(SPEC, components=("jupyter",)), local, CATALOG), CATALOG, local
+    )
+    for on_gpu, slot in ((False, "jupyter"), (True, "jupyter-gpu")):
+        spec_gpu = replace(with_jupyter, gpu={"jupyter": GpuChoice("all")})
+        args = local_document(spec_gpu, CATALOG, local, on_gpu)["services"]["jupyter"]["build"]
+        assert args == {"args": {"BASE_IMAGE": spec_gpu.images[slot]}}
+        assert spec_gpu.images[slot].startswith("mirror.local:5000/quay.io/jupyter/")
 
 
 def test_devices_override_the_committed_request_only_on_a_gpu_host() -> None:

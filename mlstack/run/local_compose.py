@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from mlstack.layout import LOCAL_COMPOSE
-from mlstack.render.compose_model import image_ref
+from mlstack.render.compose_model import BASE_ARG, image_ref
 from mlstack.run.stack import Stack
 from mlstack.spec import contain
 from mlstack.spec.catalog import Catalog
@@ -31,13 +31,21 @@ HEADER = (
 def local_document(
     spec: StackSpec, catalog: Catalog, local: LocalSettings, on_gpu: bool
 ) -> dict[str, Any]:
-    """The services' keys this machine changes: images (local or mirrored), GPU devices."""
+    """The services' keys this machine changes: images (local or mirrored), GPU devices.
+
+    A built image whose base is a build arg (Jupyter's ``BASE_IMAGE``: CPU, or CUDA on a GPU
+    host) gets that arg from the local images too; other Dockerfile bases stay as committed.
+    """
     services: dict[str, dict[str, Any]] = {}
     if local.images or local.mirror:
         for name in spec.components:
             frag = catalog[name]
-            if not frag.build and frag.image:
+            gpu_slot = f"{frag.image}-gpu"
+            if not frag.build:
                 services[name] = {"image": image_ref(spec, catalog, frag.image)}
+            elif gpu_slot in frag.images:
+                slot = gpu_slot if on_gpu and spec.uses_gpu(name) else frag.image
+                services[name] = {"build": {"args": {BASE_ARG: image_ref(spec, catalog, slot)}}}
     if on_gpu and local.gpu_devices is not None:
         for name, choice in spec.gpu.items():
             request = {"devices": OverrideList([choice.compose_request()])}

@@ -187,3 +187,30 @@ def test_two_git_clones_both_up_with_free_ports(two_git_clones):
     assert volumes_of(project) == [] and volumes_of("e2efree")
     assert json.loads(mlstack(first, "status", "--json", check=True).stdout)["healthy"] is True
     assert redis_cli(first, "GET", "kept") == "first"  # the first one's data is still there
+
+
+def test_a_local_image_reaches_compose_without_an_edit(tmp_path, e2e_images):
+    """mlstack.local.yaml ``images`` (a mirror's copy, here a local tag) runs, nothing edited."""
+    root = tmp_path / "img"
+    init_stack(root, "e2eimg", "redis", {"redis": 26431}, e2e_images)
+    mirrored = "mlstack-e2e-mirror.local/redis:7"  # what a mirror would serve: the same image
+    subprocess.run(["docker", "tag", e2e_images["redis"], mirrored], check=True)
+    committed = {f: (root / f).read_bytes() for f in ("compose.yaml", "compose.override.yaml")}
+    try:
+        (root / "mlstack.local.yaml").write_text(f"images:\n  redis: {mirrored}\n")
+        done = mlstack(root, "up", "--timeout", "120")
+        assert done.returncode == 0, done.stdout + done.stderr
+        assert f"image: {mirrored}" in (root / "compose.local.yaml").read_text()
+        container = compose(root, "ps", "-q", "redis").stdout.strip()
+        assert container, "redis is not running"
+        image = subprocess.run(
+            ["docker", "inspect", "--format", "{{.Config.Image}}", container],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+        assert image == mirrored
+        assert {f: (root / f).read_bytes() for f in committed} == committed
+    finally:
+        destroy(root, "e2eimg")
+        subprocess.run(["docker", "rmi", mirrored], capture_output=True, check=False)
