@@ -244,3 +244,20 @@ def test_init_reads_the_local_file(tmp_path: Path, make_stack: Any) -> None:
     env = parse_env((root / ".env").read_text())
     assert env["COMPOSE_PROJECT_NAME"] == "mine" and env["REDIS_HOST_PORT"] == "16399"
     assert "16399" not in (root / "compose.yaml").read_text()
+
+
+@pytest.mark.judge
+def test_validate_judges_compose_local_as_up_writes_it(
+    tmp_path: Path, make_stack: Any, require: Any
+) -> None:
+    from mlstack.run.validate import validate_project
+
+    require("docker compose")
+    root = make_stack(tmp_path / "v", "--with", "redis,jupyter", "--gpu", "all", "--cuda", "12.8.1")
+    (root / "mlstack.local.yaml").write_text(
+        "gpu: {devices: [0]}\nimages: {mirror: mirror.local:5000, redis: own/redis:8}\n"
+    )
+    lines = validate_project(root)
+    assert "docker compose config (base+local+dev): ok" in lines
+    assert "docker compose config (base+gpu+local+dev): ok" in lines
+    assert not (root / "compose.local.yaml").exists()  # validate writes nothing here
