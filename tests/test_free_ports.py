@@ -135,3 +135,32 @@ def test_up_adds_compose_local_only_with_local_images(clones: tuple[Path, Path])
     (root / "mlstack.local.yaml").unlink()  # no local images: the file goes
     operate.up(root, env=fake_environment(FakeEngine(frames=list(frames))), **kw)
     assert not (root / "compose.local.yaml").exists()
+
+
+@pytest.mark.parametrize(
+    ("failed", "tty", "offered"),
+    [
+        (("project",), True, True),
+        (("ports", "project"), True, True),
+        (("project",), False, False),  # a script or CI: the error and its fix stand
+        (("project", "gpu.driver"), True, False),  # something --free-ports cannot fix
+    ],
+)
+def test_a_terminal_is_offered_free_ports_on_a_clash(
+    monkeypatch: pytest.MonkeyPatch, failed: tuple[str, ...], tty: bool, offered: bool
+) -> None:
+    import sys
+
+    import typer
+
+    from mlstack.cli.up_view import offer_free_ports
+    from mlstack.errors import PreflightError
+    from mlstack.run.checks import FAIL, Check
+
+    asked: list[str] = []
+    monkeypatch.setattr(sys.stdin, "isatty", lambda: tty)
+    monkeypatch.setattr(sys.stdout, "isatty", lambda: tty)
+    monkeypatch.setattr(typer, "confirm", lambda text, default: asked.append(text) or True)
+    error = PreflightError([Check(name, FAIL, "in use", "fix") for name in failed])
+    assert offer_free_ports(error) is offered
+    assert bool(asked) is offered

@@ -186,15 +186,22 @@ def up(
 
     Or say which service is not, and why.
     """
-    from mlstack.cli.up_view import UpView, show_claimed
+    from mlstack.cli.up_view import UpView, offer_free_ports, show_claimed
+    from mlstack.errors import PreflightError
+    from mlstack.run.free_ports import claim
     from mlstack.run.operate import up as run_up
 
     if free_ports:
-        from mlstack.run.free_ports import claim
-
         show_claimed(claim(STATE["dir"], profile))
-    with UpView() as view:
-        run_up(STATE["dir"], profile, build, timeout, service, on_event=view)
+    try:
+        with UpView() as view:
+            run_up(STATE["dir"], profile, build, timeout, service, on_event=view)
+    except PreflightError as error:  # in a terminal, a clash offers what --free-ports does
+        if free_ports or not offer_free_ports(error):
+            raise
+        show_claimed(claim(STATE["dir"], profile))
+        with UpView() as view:
+            run_up(STATE["dir"], profile, build, timeout, service, on_event=view)
 
 
 @command()
