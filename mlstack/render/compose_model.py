@@ -119,10 +119,13 @@ def gpu_document(spec: StackSpec, catalog: Catalog) -> dict[str, Any]:
         if catalog[name].build and gpu_base:
             slot = f"{catalog[name].image}-gpu"
             service["build"] = {"args": {BASE_ARG: image_ref(spec, catalog, slot)}}
+        elif catalog[name].build in TWO_TARGETS:
+            service["build"] = {"target": "gpu"}
         services[name] = service
     return {"services": services} if services else {}
 
 
+TWO_TARGETS = ("trainer",)  # build templates with a cpu and a gpu target (render/dockerfiles.py)
 BASE_ARG = "BASE_IMAGE"  # the build arg that picks a built image's base (CPU or CUDA)
 
 
@@ -233,6 +236,8 @@ def build_secrets(spec: StackSpec) -> dict[str, dict[str, str]]:
 
 def _build(frag: Fragment, spec: StackSpec) -> dict[str, Any]:
     build: dict[str, Any] = {"context": f"./{frag.name}"}
+    if frag.build in TWO_TARGETS and spec.uses_gpu(frag.name):
+        build["target"] = "cpu"  # compose.gpu.yaml picks "gpu" on GPU hosts
     if build_secrets(spec):
         build["secrets"] = list(build_secrets(spec))
     return {"build": build}

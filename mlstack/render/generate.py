@@ -19,15 +19,8 @@ from mlstack.errors import BusyError, InputError
 from mlstack.layout import MANIFEST, SPEC_FILE
 from mlstack.render.compose_model import ComposeModel, build_compose
 from mlstack.render.disk import apply, snapshot
-from mlstack.render.envfile import (
-    check_env,
-    fill_secrets,
-    parse_env,
-    read_env,
-    secret_names,
-    set_env_values,
-)
 from mlstack.render.journal import TMP, recover
+from mlstack.render.local_env import env_values_for
 from mlstack.render.lock import project_lock
 from mlstack.render.manifest import MAX_BYTES, parse_bases, parse_record, with_manifest
 from mlstack.render.plan import SCAFFOLD, STATE, Action, PlannedFile, Step, plan
@@ -109,11 +102,7 @@ def plan_stack(
     merge = merge or Merge()
     rules = {"dev": load_rules("dev"), "prod": load_rules("prod")}
     model = build_compose(spec, catalog, rules["dev"], rules["prod"])
-    given = dict(given or {})
-    current_env = read_env(root)
-    check_env(current_env or "")
-    current_env = set_env_values(current_env, given)
-    env = {**fill_secrets(secret_names(spec, catalog), parse_env(current_env or "")), **given}
+    current_env, env = env_values_for(root, spec, catalog, given or {})  # + mlstack.local.yaml
     gitignore = contain.read_text(root, ".gitignore")
     files = [
         *([spec_file] if spec_file else []),

@@ -2,9 +2,19 @@
 
 from __future__ import annotations
 
-from mlstack.layout import BASE, DEV, ENV_EXAMPLE, ENV_FILE, GPU_FILE, LOCAL_FILE, PROD, STATE_DIR
+from mlstack.layout import (
+    BASE,
+    DEV,
+    ENV_EXAMPLE,
+    ENV_FILE,
+    GPU_FILE,
+    LOCAL_COMPOSE,
+    LOCAL_FILE,
+    PROD,
+    STATE_DIR,
+)
 from mlstack.render.compose_model import ComposeModel
-from mlstack.render.dockerfiles import dockerfile, requirements
+from mlstack.render.dockerfiles import CPU_REQUIREMENTS, dockerfile, requirements
 from mlstack.render.envfile import render_env, render_env_example
 from mlstack.render.plan import BLOCK, GENERATED, SCAFFOLD, SECRETS, PlannedFile, with_block
 from mlstack.resources import template
@@ -43,6 +53,7 @@ DOCKERIGNORE = [
 GITIGNORE = [
     ".env",
     LOCAL_FILE,
+    LOCAL_COMPOSE,
     "*.bak",
     "__pycache__/",
     f"{STATE_DIR}/tmp/",
@@ -117,6 +128,9 @@ def _component_files(build: str | None, spec: StackSpec, catalog: Catalog) -> li
         ]
     elif build == "trainer":
         files.append(PlannedFile("trainer/src/train.py", template("trainer_train.py"), SCAFFOLD))
+        if spec.uses_gpu("trainer"):  # the cpu target's torch (CPU wheel index)
+            cpu = regen + "\n".join(requirements(build, spec, cpu=True) or []) + "\n"
+            files.append(PlannedFile(f"{build}/{CPU_REQUIREMENTS}", cpu))
     elif build == "jupyter":
         files.append(
             PlannedFile(

@@ -41,14 +41,14 @@ def run_doctor(root: Path, profile: Profile = Profile.DEV, env: Environment = RE
     try:
         catalog = load_catalog(root)
         result = render_project(root, dry_run=True)
-        with_local(result.spec, root)  # a bad mlstack.local.yaml is reported like the spec
+        with_local(result.spec, root, catalog)  # a bad mlstack.local.yaml is reported like the spec
     except MlstackError as exc:
         return (
             checks
             + [Check(i, OK, NOT_CHECKED) for i in SPEC_CHECKS]
             + [check_files(None, exc), Check("allow", OK, NOT_CHECKED)]
         )
-    spec, scan = with_local(result.spec, root), env.scan_gpus()
+    spec, scan = with_local(result.spec, root, catalog), env.scan_gpus()
     ports = published_ports(root, spec, catalog, profile)
     states, container_on = {}, _no_container
     if engine is not None and info is not None and version is not None:

@@ -22,6 +22,7 @@ from mlstack.run.events import OnEvent
 from mlstack.run.gpu_host import GpuDecision, decide, host_checks
 from mlstack.run.health import wait_for
 from mlstack.run.hints import hints_for
+from mlstack.run.local_compose import machine_files
 from mlstack.run.preflight import images_to_get, preflight
 from mlstack.run.probes import Probe
 from mlstack.run.records import LogOptions, ServiceReport, ServiceState
@@ -78,8 +79,9 @@ def up(
             on_event(events.CheckWarning(check))
     if gpu.services:
         on_event(events.GpuDecided(gpu))
-    if gpu.compose_files:
-        stack.engine.add_files(gpu.compose_files)
+    files = machine_files(stack, gpu.compose_files)  # compose.gpu.yaml, compose.local.yaml
+    if files:
+        stack.engine.add_files(files)
     _get_images(stack, targets, build, on_event)
     return _start_and_wait(stack, targets, timeout, on_event, env)
 

@@ -74,7 +74,7 @@ def images_to_get(stack: Stack, services: list[str], build: bool) -> tuple[list[
     to_build, to_pull = [], []
     for service, image in images_of(stack.spec, stack.catalog, services).items():
         if image == "build":
-            if build or not stack.engine.image_exists(f"{stack.spec.name}-{service}"):
+            if build or not stack.engine.image_exists(f"{stack.project}-{service}"):
                 to_build.append(service)
         elif not stack.engine.image_exists(image):
             to_pull.append(image)
