@@ -22,6 +22,7 @@ from ruamel.yaml.comments import CommentedMap
 
 from mlstack.layout import LOCAL_FILE
 from mlstack.machine.host import port_is_free
+from mlstack.render.disk import write_one
 from mlstack.render.lock import project_lock
 from mlstack.render.published import Published, published_ports
 from mlstack.run.checks import FAIL, held_by_stack
@@ -110,6 +111,4 @@ def write_local(root: Path, claimed: Claimed) -> None:
             for service, (_, new) in claimed.ports.items():
                 doc["ports"][service] = new
         settings_from(doc)  # what is written is valid
-        temp = path.with_name(f".{LOCAL_FILE}.tmp")
-        temp.write_text(dump_document(doc), encoding="utf-8")
-        temp.replace(path)
+        write_one(root, LOCAL_FILE, dump_document(doc))

@@ -16,6 +16,7 @@ from typing import Any
 
 from mlstack.layout import LOCAL_COMPOSE
 from mlstack.render.compose_model import BASE_ARG, image_ref
+from mlstack.render.disk import write_one
 from mlstack.run.stack import Stack
 from mlstack.spec import contain
 from mlstack.spec.catalog import Catalog
@@ -73,13 +74,12 @@ def dump_local(document: dict[str, Any]) -> str:
 def write_local_compose(root: Path, document: dict[str, Any]) -> tuple[str, ...]:
     """Write (or remove) the file; the compose files to add for it (none when it is empty)."""
     target = contain.checked(root, LOCAL_COMPOSE)
+    contain.refuse_link(root, LOCAL_COMPOSE)
     if not document:
         if os.path.lexists(target):
             target.unlink()
         return ()
-    temp = target.with_name(f".{LOCAL_COMPOSE}.tmp")
-    temp.write_text(dump_local(document), encoding="utf-8")
-    temp.replace(target)
+    write_one(root, LOCAL_COMPOSE, dump_local(document))
     return (LOCAL_COMPOSE,)
 
 
