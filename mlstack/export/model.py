@@ -17,7 +17,7 @@ from mlstack.export.images import image_for
 from mlstack.export.values import Text, literal, parse_text, seconds
 from mlstack.layout import SPEC_FILE
 from mlstack.render.compose_model import ComposeModel, overlay
-from mlstack.render.envfile import secret_names
+from mlstack.render.envfile import extra_secrets, secret_names
 from mlstack.spec.catalog import Catalog, Fragment
 from mlstack.spec.gpu_choice import GpuChoice
 from mlstack.spec.stack_spec import StackSpec
@@ -109,7 +109,7 @@ def export_services(
 ) -> list[ExportService]:
     """Every service of the stack for ``profile`` (None: the base alone), in stack order."""
     variant = {"dev": model.dev, "prod": model.prod}.get(profile or "", {"services": {}})
-    secrets = set(secret_names(spec, catalog))
+    secrets = set(secret_names(spec, catalog)) | set(extra_secrets(spec, user=True))
     out = []
     for name in spec.components:
         compose = overlay(model.base["services"][name], variant["services"].get(name, {}))

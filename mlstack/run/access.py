@@ -40,7 +40,7 @@ def access_urls(stack: Stack, show_secrets: bool) -> dict[str, str]:
     urls = {}
     for item in published_ports(stack.root, stack.spec, stack.catalog, stack.profile):
         frag = stack.catalog[item.service]
-        if frag.url:
+        if frag.url and item.container is None:  # an extra port (services.<name>.ports): no URL
             url = fill(frag.url, {"port": item.port})
             urls[item.service] = with_credential(url, frag, env if show_secrets else None)
     return urls
