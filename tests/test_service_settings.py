@@ -151,6 +151,7 @@ def test_resources_become_the_prod_limits(rendered: Path) -> None:
             "services.redis.secrets[0]",
             "same `from:`",
         ),
+        ("  api:\n    secrets: [A, {name: A}]\n", "services.api.secrets[1]", "listed twice"),
         ("  api:\n    ports: [70000]\n", "services.api.ports[0]", "1 to 65535"),
         ("  api:\n    ports: [8000]\n", "services.api.ports[0]", "ports.api"),
         ("  api:\n    ports: [9001, 9001]\n", "services.api.ports[1]", "9001"),
@@ -294,3 +295,32 @@ def test_init_documents_the_fields_in_mlstack_yaml(tmp_path: Path, make_stack: A
         assert shown.replace("# ", "#   ", 1) in text, text
     for field in ("ports: [9001", "resources: {cpus: 2, memory: 4g}", "uses: [my-component]"):
         assert field in text
+
+
+def test_removing_a_used_component_drops_it_from_uses(
+    tmp_path: Path, make_stack: Any, cli: Any
+) -> None:
+    (tmp_path / "stacks").mkdir()
+    (tmp_path / "stacks" / "my-cache.yaml").write_text(MY_CACHE)
+    root = with_settings(
+        make_stack(tmp_path, "--with", "api,my-cache"),
+        "services:\n  api:\n    uses: [my-cache]  # the team cache\n    env: {A: b}\n",
+    )
+    assert cli("-C", root, "render").exit_code == 0
+    result = cli("-C", root, "remove", "my-cache")
+    assert result.exit_code == 0, result.output
+    assert "    uses: []" in (root / "mlstack.yaml").read_text()
+    assert "# the team cache" in (root / "mlstack.yaml").read_text()
+    assert "my-cache" not in (root / "compose.yaml").read_text()
+
+
+def test_a_user_secret_from_the_shell_is_enough(
+    rendered: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from mlstack.run.env_checks import check_user_secrets
+
+    spec = load_spec(rendered, load_catalog(rendered))
+    assert check_user_secrets(rendered, spec).status == "fail"
+    monkeypatch.setenv("HF_TOKEN", "from-ci")  # compose takes the shell's value over .env's
+    assert check_user_secrets(rendered, spec).status == "ok"
+    assert check_user_secrets(rendered, spec, ["redis"]).found.startswith("no secret")

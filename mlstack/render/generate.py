@@ -277,11 +277,15 @@ def _load_doc(root: Path, loader: Callable[..., Any]) -> Any:
 
 
 def _drop_stale_choices(doc: Any, removed: set[str]) -> None:
-    """Forget per-component choices (ports, GPU services, allow, services) of removed ones."""
+    """Forget per-component choices (ports, GPU services, allow, services, uses) of removed ones."""
     for section in ("ports", "allow", "services"):
         choices = doc.get(section)
         for name in removed & set(choices if isinstance(choices, dict) else ()):
             del choices[name]
+    for settings in (doc.get("services") or {}).values():  # services.<name>.uses: [removed]
+        uses = settings.get("uses") if isinstance(settings, dict) else None
+        for name in removed & set(uses if isinstance(uses, list) else ()):
+            uses.remove(name)
     services = doc.get("gpu", {}).get("services")
     if isinstance(services, list):
         for name in removed & set(services):

@@ -7,6 +7,7 @@ anything while one is empty; ``doctor`` says the same.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from mlstack.layout import ENV_FILE
@@ -33,7 +34,8 @@ def check_user_secrets(root: Path, spec: StackSpec, services: list[str] | None =
     if not wanted:
         return Check("secrets", OK, "no secret for you to fill (services.<name>.secrets)")
     values = parse_env(read_env(root) or "")
-    empty = [name for name in wanted if not values.get(name)]
+    shell = {name: os.environ.get(name, "") for name in wanted}  # compose: the shell wins
+    empty = [name for name in wanted if not (shell[name] or values.get(name))]
     if not empty:
         return Check("secrets", OK, f"filled in {ENV_FILE}: {', '.join(wanted)}")
     asked = ", ".join(f"{n} ({wanted[n]})" for n in empty)
@@ -41,8 +43,8 @@ def check_user_secrets(root: Path, spec: StackSpec, services: list[str] | None =
         "secrets",
         FAIL,
         f"{ENV_FILE}: {asked} {'is' if len(empty) == 1 else 'are'} missing or empty",
-        f"put the value after {'= / '.join(empty)}= in {ENV_FILE} "
-        "(mlstack.yaml services.<name>.secrets, from: user: mlstack never generates it)",
+        f"put the value after {'= / '.join(empty)}= in {ENV_FILE} (or export it in your shell; "
+        "mlstack.yaml services.<name>.secrets, from: user: mlstack never generates it)",
     )
 
 

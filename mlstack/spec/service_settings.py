@@ -140,6 +140,8 @@ def _check_secrets(
                     source, where, f"{secret.name} is a setting of compose, not a secret",
                     "choose another name",
                 )  # fmt: skip
+            if secret.name in [x.name for x in s.secrets[:i]]:
+                raise InputError(source, where, f"{secret.name} is listed twice", "list it once")
             other = kinds.setdefault(secret.name, (service, secret.user))
             if other[1] != secret.user:
                 raise InputError(
