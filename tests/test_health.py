@@ -260,3 +260,29 @@ def test_parse_ps_accepts_both_compose_formats():
         == [ServiceState("redis", "p-redis-1", "running", "healthy", 0)]
     )
     assert parse_ps("") == []
+
+
+def test_docker_ps_lines_read_as_compose_ps_states():
+    from mlstack.run.container_states import parse_states
+
+    text = (
+        "api\tp-api-1\trunning\tUp 3 seconds (health: starting)\n"
+        "redis\tp-redis-1\trunning\tUp 2 minutes (healthy)\n"
+        "mlflow\tp-mlflow-1\texited\tExited (137) 5 seconds ago\n"
+        "qdrant\tp-qdrant-1\trunning\tUp 1 minute (unhealthy)\n"
+    )
+    states = parse_states(text)
+    assert (states["api"].state, states["api"].health) == ("running", "starting")
+    assert (states["redis"].health, states["redis"].exit_code) == ("healthy", 0)
+    assert (states["mlflow"].state, states["mlflow"].exit_code) == ("exited", 137)
+    assert states["qdrant"].health == "unhealthy"
+    assert states["api"].container == "p-api-1"
+
+
+def test_project_name_from_the_environment_then_compose_yaml(tmp_path):
+    from mlstack.run.container_states import project_name
+
+    assert project_name(tmp_path, {}) is None
+    (tmp_path / "compose.yaml").write_text("# generated\nname: shop\nservices: {}\n")
+    assert project_name(tmp_path, {}) == "shop"
+    assert project_name(tmp_path, {"COMPOSE_PROJECT_NAME": "other"}) == "other"

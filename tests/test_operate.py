@@ -8,6 +8,7 @@ which order, what an unhealthy service raises, and that nothing starts after a f
 from __future__ import annotations
 
 import dataclasses
+import os
 import socket
 from collections.abc import Iterator
 from pathlib import Path
@@ -288,3 +289,44 @@ def test_logs_are_lines_for_the_caller_to_print(tmp_path: Path, make_stack: Any)
     engine = FakeEngine(logs={"redis": "Ready to accept connections\n", "postgres": "ready\n"})
     lines = operate.logs(root, "redis", follow=False, env=fake_environment(engine))
     assert list(lines) == ["Ready to accept connections\n"]
+
+
+def fresh(service: str, root: Path, profile_file: str = "compose.prod.yaml", **kw: Any):
+    """A healthy container created from ``profile_file`` after the stack's files were written."""
+    created = max((root / n).stat().st_mtime for n in ("compose.yaml", ".env")) + 10
+    files = f"{root}/compose.yaml,{root}/{profile_file}"
+    return dataclasses.replace(state(service, **kw), created=created, config_files=files)
+
+
+def test_second_up_of_an_unchanged_healthy_stack_starts_nothing(tmp_path: Path, make_stack: Any):
+    root = stack(tmp_path, make_stack, "redis,postgres")
+    running = {name: fresh(name, root) for name in ("postgres", "redis")}
+    engine = FakeEngine(frames=[running])
+    seen: list[events.Event] = []
+    reports = up(root, engine, seen)
+    assert [(r.service, r.ok) for r in reports] == [("postgres", True), ("redis", True)]
+    assert engine.calls == []  # no preflight pull, no build, no docker compose up
+    assert kinds(seen) == ["Reported"]
+
+
+@pytest.mark.parametrize(
+    "change",
+    ["profile", "edited", "unhealthy", "build"],
+)
+def test_second_up_goes_the_full_way_when_anything_changed(
+    tmp_path: Path, make_stack: Any, change: str
+):
+    root = stack(tmp_path, make_stack, "redis")
+    if change == "profile":  # the containers run the dev files; prod is asked for
+        running = fresh("redis", root, profile_file="compose.override.yaml")
+    elif change == "unhealthy":
+        running = fresh("redis", root, health="unhealthy")
+    else:
+        running = fresh("redis", root)
+    if change == "edited":  # a file written after the container was created
+        later = running.created + 5
+        os.utime(root / "compose.prod.yaml", (later, later))
+    healthy = {"redis": fresh("redis", root)}
+    engine = FakeEngine(images={REDIS_IMAGE}, frames=[{"redis": running}, healthy])
+    up(root, engine, build=change == "build")
+    assert ("up", ("redis",)) in engine.calls

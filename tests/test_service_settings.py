@@ -201,7 +201,7 @@ def test_a_service_uses_a_user_fragment(tmp_path: Path, make_stack: Any, cli: An
     assert cli("-C", root, "render").exit_code == 0
     services = load(root / "compose.yaml")["services"]
     assert services["api"]["environment"]["MY_CACHE_URL"] == "http://my-cache:7000"
-    assert services["api"]["depends_on"]["my-cache"] == {"condition": "service_healthy"}
+    assert services["api"]["depends_on"]["my-cache"] == {"condition": "service_started"}
     assert "MY_CACHE_URL" not in services["jupyter"].get("environment", {})
 
 

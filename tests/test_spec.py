@@ -271,6 +271,26 @@ service: {}
     assert_names(caught.value, "stacks/web.yaml", "uses", "unknown component 'nothing'")
 
 
+def test_fragment_waiting_for_a_component_it_does_not_use(tmp_path: Path) -> None:
+    write_fragment(
+        tmp_path,
+        "web.yaml",
+        """\
+name: web
+summary: a web server
+image: web
+images:
+  web: nginx:1.29
+uses: [postgres]
+waits_for: [redis]
+service: {}
+""",
+    )
+    with pytest.raises(InputError) as caught:
+        load_catalog(tmp_path)
+    assert_names(caught.value, "stacks/web.yaml", "waits_for", "'redis' is not under requires")
+
+
 def test_fragment_image_slot_without_a_default_is_refused(tmp_path: Path, cli: Any) -> None:
     # Was: a fragment whose `image` slot no fragment's `images:` defines passes load_catalog,
     # and mlstack.yaml cannot supply it either (spec._images refuses slots no fragment

@@ -28,6 +28,7 @@ NETWORK = "backend"
 CA_SECRET = "pip_ca"
 INDEX_SECRET = "pip_index_credentials"
 HEALTHY = {"condition": "service_healthy"}
+STARTED = {"condition": "service_started"}
 MISSING_SECRET = "run mlstack render to create .env"
 
 
@@ -175,7 +176,11 @@ def _base_service(frag: Fragment, spec: StackSpec, catalog: Catalog) -> dict[str
     mounts = [f"{vol}:{path}" for vol, path in frag.volumes.items()]
     if mounts or "volumes" in service:
         service["volumes"] = mounts + (service.get("volumes") or [])
-    depends = {n: dict(HEALTHY) for n in present if not catalog[n].is_job}
+    depends = {
+        n: dict(HEALTHY if n in frag.waits_for else STARTED)
+        for n in present
+        if not catalog[n].is_job
+    }
     if depends:
         service["depends_on"] = depends
     if "network_mode" not in service:  # Compose refuses both (an allowed network_mode: host)

@@ -1,6 +1,8 @@
 """The only module that talks to Docker: python-on-whales, with its errors kept and reworded.
 
 Every failure becomes an EngineError that keeps Docker's own words and ends with the fix.
+Short commands (ps, info, pull, config) run the docker CLI directly (``run.docker_cli``);
+python-on-whales is imported only by the commands that stream or start (up, logs, down).
 """
 
 from __future__ import annotations
@@ -10,46 +12,33 @@ import os
 import shutil
 import time
 from collections.abc import Iterable, Iterator, Mapping
+from functools import cached_property
 from pathlib import Path
-from typing import Any
-
-from python_on_whales import DockerClient
-from python_on_whales.exceptions import DockerException
-from python_on_whales.utils import run
+from typing import TYPE_CHECKING, Any
 
 from mlstack.errors import EngineError, MlstackError
 from mlstack.layout import Profile
 from mlstack.machine.docker_info import EngineInfo, parse_compose_version, parse_docker_info
 from mlstack.render.envfile import parse_env, read_env
+from mlstack.run import docker_cli
+from mlstack.run.container_states import parse_states, project_name, ps_args
+from mlstack.run.docker_cli import (
+    INSTALL_COMPOSE,
+    INSTALL_ENGINE,
+    START_ENGINE,
+    DockerFailed,
+    docker_words,
+    engine_fix,
+    run_docker,
+    whales_error,
+)
 from mlstack.run.engine_attached import AttachedCalls
 from mlstack.run.masking import mask, secret_values
 from mlstack.run.records import LogOptions, ServiceState, parse_ps
 
-INSTALL_ENGINE = (
-    "install Docker Engine (Debian/Ubuntu: `sudo apt-get install docker.io`; "
-    "others: https://docs.docker.com/engine/install/), then start it"
-)
-START_ENGINE = (
-    "start it: `sudo systemctl start docker` (Linux) or open Docker Desktop; "
-    "check that your user may use it: `docker info`"
-)
-INSTALL_COMPOSE = (
-    "install the Compose v2 plugin: `sudo apt-get install docker-compose-plugin`, "
-    "or put the docker-compose binary in ~/.docker/cli-plugins/"
-)
-
-
-def engine_fix() -> str:
-    """Start the engine, or, where none is installed, install it first."""
-    if shutil.which("dockerd") is None and not Path("/var/run/docker.sock").exists():
-        return f"no Docker engine is installed here (only the docker CLI): {INSTALL_ENGINE}"
-    return START_ENGINE
-
-
-def docker_words(exc: DockerException) -> str:
-    """What Docker said, without python-on-whales' framing."""
-    text = (exc.stderr or exc.stdout or "").strip()
-    return text.splitlines()[-1] if text else f"exit code {exc.return_code}"
+if TYPE_CHECKING:
+    from python_on_whales import DockerClient
+    from python_on_whales.exceptions import DockerException
 
 
 class Engine(AttachedCalls):
@@ -73,28 +62,39 @@ class Engine(AttachedCalls):
         """Add compose files between the base and the profile's (compose.gpu.yaml: GPU hosts)."""
         base, rest = self.profile.compose_files
         self.files = (base, *names, rest)
-        files = [self.root / f for f in self.files]
-        self.docker = DockerClient(compose_files=files, compose_project_directory=self.root)
+        self.__dict__.pop("docker", None)  # the next call builds a client for these files
+
+    @cached_property
+    def docker(self) -> DockerClient:
+        """python-on-whales' client for this project (imported on first use: it is slow)."""
+        from python_on_whales import DockerClient
+
+        return DockerClient(
+            compose_files=[self.root / f for f in self.files],
+            compose_project_directory=self.root,
+        )
+
+    def _dotenv(self) -> dict[str, str]:
+        try:
+            return parse_env(read_env(self.root) or "")
+        except MlstackError:  # an unreadable .env: its values cannot be echoed either
+            return {}
 
     def masked(self, text: str) -> str:
         """``text`` without any secret of this stack (read now: ``.env`` may have just changed)."""
         return mask(text, self._secrets())
 
     def _secrets(self) -> list[str]:
-        try:
-            env = parse_env(read_env(self.root) or "")
-        except MlstackError:  # an unreadable .env: its values cannot be echoed either
-            env = {}
-        return [*secret_values(env), *self.extra_secrets]
+        return [*secret_values(self._dotenv()), *self.extra_secrets]
 
-    def _failed(self, what: str, exc: DockerException, fix: str) -> EngineError:
+    def _failed(self, what: str, exc: DockerException | DockerFailed, fix: str) -> EngineError:
         """The one place an error record is made of Docker's words: masked here."""
         return EngineError(self.masked(f"{what}: {docker_words(exc)}"), fix)
 
     def _run(self, *args: str, what: str, fix: str, env: Mapping[str, str] | None = None) -> str:
         try:
-            return run([*self.docker.client_config.docker_cmd, *args], env=dict(env or {}))
-        except DockerException as exc:
+            return run_docker(args, env=env)
+        except DockerFailed as exc:
             raise self._failed(what, exc, fix) from exc
 
     def info(self) -> EngineInfo:
@@ -193,7 +193,7 @@ class Engine(AttachedCalls):
         """Create and start the services (detached); compose orders them by health."""
         try:
             self.docker.compose.up(services or None, detach=True, build=build, quiet=True)
-        except DockerException as exc:
+        except whales_error() as exc:
             raise self._failed(
                 "docker compose up failed", exc, "see the service report below"
             ) from exc
@@ -201,9 +201,9 @@ class Engine(AttachedCalls):
     def states(self) -> dict[str, ServiceState]:
         """Every service container's state and health, in one call.
 
-        While ``compose up`` recreates a container, ``ps`` can list it and then fail to inspect
-        it ("No such container"): that is a moment of the recreate, not a failure, so ps is
-        asked again (a few times) before its error counts.
+        ``docker ps`` when the project's name is known (quick), else ``docker compose ps``.
+        While ``compose up`` recreates a container, compose's ``ps`` can list it and then fail
+        to inspect it ("No such container"): a moment of the recreate, so it is asked again.
         """
         for _ in range(4):
             try:
@@ -215,6 +215,10 @@ class Engine(AttachedCalls):
         return self._ps()
 
     def _ps(self) -> dict[str, ServiceState]:
+        project = project_name(self.root, {**self._dotenv(), **os.environ})
+        if project:
+            out = self._run(*ps_args(project), what="docker ps failed", fix=START_ENGINE)
+            return parse_states(out)
         out = self.compose(
             "ps", "--all", "--format", "json", what="docker compose ps failed", fix=START_ENGINE
         )
@@ -224,7 +228,7 @@ class Engine(AttachedCalls):
         """The last lines a service printed."""
         try:
             text = self.docker.compose.logs(service, tail=str(tail), no_log_prefix=True)
-        except DockerException as exc:
+        except whales_error() as exc:
             text = f"(no logs: {docker_words(exc)})"
         return self.masked(text)
 
@@ -232,14 +236,14 @@ class Engine(AttachedCalls):
         """Whether the kernel killed the container for memory."""
         try:
             return bool(self.docker.container.inspect(container).state.oom_killed)
-        except DockerException:
+        except whales_error():
             return False
 
     def down(self, volumes: bool) -> None:
         """Stop and remove the containers (and the named volumes, if asked)."""
         try:
             self.docker.compose.down(volumes=volumes, remove_orphans=True, quiet=True)
-        except DockerException as exc:
+        except whales_error() as exc:
             raise self._failed("docker compose down failed", exc, START_ENGINE) from exc
 
     def follow_logs(self, services: list[str], options: LogOptions) -> Iterator[str]:
@@ -255,7 +259,7 @@ class Engine(AttachedCalls):
                 stream=True,
             ):
                 yield mask(line.decode(errors="replace"), secrets)
-        except DockerException as exc:
+        except whales_error() as exc:
             raise self._failed("docker compose logs failed", exc, START_ENGINE) from exc
 
     def container_on_port(self, port: int) -> str | None:
@@ -287,4 +291,4 @@ class Engine(AttachedCalls):
 
     def image_exists(self, reference: str) -> bool:
         """Whether the engine has an image locally."""
-        return bool(self.docker.image.exists(reference))
+        return docker_cli.image_present(reference)

@@ -30,7 +30,7 @@ class AttachedCalls:
         For a shell, a job's streamed output and Ctrl-C reaching the container; ``env`` is added
         to compose's environment (the shell's values win, as in :meth:`build`).
         """
-        files = [a for f in self.profile.compose_files for a in ("-f", str(self.root / f))]
+        files = [a for f in self.files for a in ("-f", str(self.root / f))]
         cmd = [*self.docker.client_config.docker_cmd, "compose", "--project-directory"]
         extra = {k: v for k, v in (env or {}).items() if k not in os.environ}
         return subprocess.run(

@@ -24,8 +24,9 @@ from mlstack.run.health import wait_for
 from mlstack.run.hints import hints_for
 from mlstack.run.preflight import images_to_get, preflight
 from mlstack.run.probes import Probe
-from mlstack.run.records import LogOptions, ServiceReport
+from mlstack.run.records import LogOptions, ServiceReport, ServiceState
 from mlstack.run.stack import Stack, open_stack
+from mlstack.run.unchanged import already_up
 from mlstack.spec import contain
 from mlstack.spec.placeholders import fill
 from mlstack.spec.stack_spec import StackSpec
@@ -68,7 +69,12 @@ def up(
             f"not in this stack: {', '.join(unknown)}",
             f"choose among: {', '.join(stack.spec.components)}",
         )
-    checks, gpu = preflight(stack, targets, env.scan_gpus)
+    states = _states_or_none(stack)
+    if not build and states is not None:
+        reports = _probe_if_unchanged(stack, states, targets, on_event)
+        if reports is not None:
+            return reports
+    checks, gpu = preflight(stack, targets, env.scan_gpus, states)
     for check in checks:
         if check.status != "ok":
             on_event(events.CheckWarning(check))
@@ -78,6 +84,29 @@ def up(
         stack.engine.add_files(gpu.compose_files)
     _get_images(stack, targets, build, on_event)
     return _start_and_wait(stack, targets, timeout, on_event, env)
+
+
+def _states_or_none(stack: Stack) -> dict[str, ServiceState] | None:
+    """The containers now; None where the engine does not answer (the preflight says why)."""
+    try:
+        return stack.engine.states()
+    except EngineError:
+        return None
+
+
+def _probe_if_unchanged(
+    stack: Stack, states: dict[str, ServiceState], targets: list[str], on_event: OnEvent
+) -> list[ServiceReport] | None:
+    """The reports of a stack already up from unchanged files, probed once; else None."""
+    if not already_up(states, targets, stack.root, stack.profile):
+        return None
+    probes, urls = probes_and_urls(stack)
+    reports = wait_for(targets, lambda: states, probes, urls, timeout=0, sleep=lambda _: None)
+    reports = [replace(r, seconds=None) for r in reports]
+    if not all(r.ok for r in reports):
+        return None
+    on_event(events.Reported(f"{stack.spec.name} ({stack.profile})", tuple(reports)))
+    return reports
 
 
 def _get_images(stack: Stack, targets: list[str], build: bool, on_event: OnEvent) -> None:

@@ -22,16 +22,21 @@ from mlstack.run.checks import (
 from mlstack.run.env_checks import check_user_secrets, user_secrets
 from mlstack.run.gpu_host import GpuDecision, decide, host_checks
 from mlstack.run.neighbours import check_project
+from mlstack.run.records import ServiceState
 from mlstack.run.stack import Stack
 
 
 def preflight(
-    stack: Stack, services: list[str], scan_gpus: Callable[[], GpuScan]
+    stack: Stack,
+    services: list[str],
+    scan_gpus: Callable[[], GpuScan],
+    states: dict[str, ServiceState] | None = None,
 ) -> tuple[list[Check], GpuDecision]:
     """The checks that can stop ``up``, and this host's GPU decision.
 
     Raises PreflightError (nothing started) if a check fails: a GPU check fails only when the
     stack's ``gpu.mode`` is required (optional: the GPU services run on CPU here).
+    ``states``: the containers' states when the caller has just read them (else read here).
     """
     try:
         info, engine_error = stack.engine.info(), None
@@ -52,7 +57,7 @@ def preflight(
         for p in published_ports(stack.root, stack.spec, stack.catalog, stack.profile)
         if p.service in services
     ]
-    states = stack.engine.states()
+    states = stack.engine.states() if states is None else states
     checks.append(check_project(stack.root, states))
     own = held_by_stack(ports, states)
     checks.append(check_ports(ports, own, stack.engine.container_on_port))

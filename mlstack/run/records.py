@@ -20,6 +20,8 @@ class ServiceState:
     health: str  # healthy, unhealthy, starting, or "" without a health check
     exit_code: int | None = None
     working_dir: str = ""  # the checkout whose compose project made the container ("": unknown)
+    created: float | None = None  # seconds since the epoch, where the reader knows it
+    config_files: str = ""  # the compose files it was created from (compose's label)
 
 
 WORKING_DIR = "com.docker.compose.project.working_dir"

@@ -13,17 +13,14 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from python_on_whales import DockerClient
-from python_on_whales.exceptions import DockerException
-from python_on_whales.utils import run
-
 from mlstack.errors import EngineError
 from mlstack.export.project import ExportOptions, write_stack_export
 from mlstack.export.swarm import STACK_FILE, secret_name
 from mlstack.layout import ENV_FILE
 from mlstack.render.envfile import parse_env, secret_names
 from mlstack.render.published import long_running
-from mlstack.run.engine import START_ENGINE, docker_words
+from mlstack.run.docker_cli import DockerFailed, run_docker
+from mlstack.run.engine import START_ENGINE
 from mlstack.run.health import wait_for
 from mlstack.run.probes import Probe
 from mlstack.run.records import ServiceReport, ServiceState
@@ -42,13 +39,12 @@ class Swarm:
 
     def __init__(self, stack: str) -> None:
         self.stack = stack
-        self.docker = list(DockerClient().client_config.docker_cmd)
 
     def _run(self, *args: str, what: str, fix: str, stdin: bytes | None = None) -> str:
         try:
-            return run([*self.docker, *args], input=stdin)
-        except DockerException as exc:
-            raise EngineError(f"{what}: {docker_words(exc)}", fix) from exc
+            return run_docker(args, stdin=stdin)
+        except DockerFailed as exc:
+            raise EngineError(f"{what}: {exc.words()}", fix) from exc
 
     def is_manager(self) -> bool:
         """Whether this engine can deploy stacks (an active Swarm manager)."""

@@ -36,6 +36,7 @@ class Fragment:
     requires: tuple[str, ...] = ()
     uses: tuple[str, ...] = ()
     serves: tuple[str, ...] = ()  # the services that get its provides (a user fragment's reach)
+    waits_for: tuple[str, ...] = ()  # hard dependencies: started only once these are healthy
     database: str | None = None
     with_: dict[str, dict[str, Any]] = field(default_factory=dict)
     gpu: bool = False
@@ -91,7 +92,7 @@ def fragment_from_data(data: dict[str, Any], source: str) -> Fragment:
             f"rename the file to {data['name']}.yaml or set name: {stem}",
         )
     build = data.pop("build", None)
-    names = ("secrets", "requires", "uses", "serves", "start", "file_env")
+    names = ("secrets", "requires", "uses", "serves", "waits_for", "start", "file_env")
     lists = {k: tuple(data.pop(k, ())) for k in names}
     return Fragment(
         source=source,
@@ -179,6 +180,19 @@ def check_references(catalog: Catalog) -> None:
                         f"unknown component {name!r}",
                         f"known components: {', '.join(sorted(catalog))}",
                     )
+        _check_waits(frag)
+
+
+def _check_waits(frag: Fragment) -> None:
+    """A hard dependency is one of the components the fragment requires or uses."""
+    for name in frag.waits_for:
+        if name not in (*frag.requires, *frag.uses):
+            raise InputError(
+                frag.source,
+                "waits_for",
+                f"{name!r} is not under requires or uses",
+                f"add {name} to uses (or requires), or remove it from waits_for",
+            )
 
 
 def load_rules(profile: str) -> Rules:

@@ -252,7 +252,7 @@ def wanted(
     catalog: Catalog,
     settings: dict[str, ServiceSettings],
 ) -> list[str]:
-    """The components ``service`` gets the settings (``provides``) of and waits for.
+    """The components ``service`` gets the settings (``provides``) of and starts after.
 
     Its fragment's ``requires`` and ``uses``, mlstack.yaml's ``services.<name>.uses``, and
     every fragment of the stack that says it ``serves`` this service; each once, in that order.

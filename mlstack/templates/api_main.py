@@ -1,5 +1,8 @@
 """The stack's API. /health: the process answers; /live: same, for orchestrators; /ready: every
-service this API uses answers (configured through the environment compose passes in)."""
+service this API uses answers (configured through the environment compose passes in).
+
+The API starts once its dependencies have started, not once they are healthy: until they answer,
+/ready says 503 and names them under ``not_ready``."""
 
 import logging
 import os
@@ -61,8 +64,12 @@ def ready() -> JSONResponse:
             results[name] = "ok"
         except Exception as exc:  # report every failing dependency, not only the first
             results[name] = f"error: {exc}"
-    ok = all(value == "ok" for value in results.values())
+    not_ready = [name for name, value in results.items() if value != "ok"]
     return JSONResponse(
-        {"status": "ready" if ok else "not ready", "checks": results},
-        status_code=200 if ok else 503,
+        {
+            "status": "not ready" if not_ready else "ready",
+            "not_ready": not_ready,
+            "checks": results,
+        },
+        status_code=503 if not_ready else 200,
     )

@@ -16,6 +16,7 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.error
 import urllib.request
 
 import pytest
@@ -70,8 +71,26 @@ def test_api_ready_reaches_every_dependency(running_dev):
         body = json.load(response)
     assert body == {
         "status": "ready",
+        "not_ready": [],
         "checks": {"redis": "ok", "postgres": "ok", "qdrant": "ok", "mlflow": "ok"},
     }
+
+
+def test_api_ready_names_a_dependency_that_is_not_ready(running_dev):
+    """The API does not wait for its soft dependencies' health: /ready says which one is missing."""
+    stopped = compose(running_dev, "stop", "redis")
+    assert stopped.returncode == 0, stopped.stderr
+    try:
+        with pytest.raises(urllib.error.HTTPError) as caught:
+            urllib.request.urlopen("http://127.0.0.1:18000/ready", timeout=30)
+        assert caught.value.code == 503
+        body = json.load(caught.value)
+        assert body["status"] == "not ready"
+        assert body["not_ready"] == ["redis"]
+        assert body["checks"]["redis"].startswith("error: ")
+        assert body["checks"]["postgres"] == "ok"
+    finally:
+        compose(running_dev, "start", "redis")
 
 
 def test_logs_of_one_service(running_dev):
