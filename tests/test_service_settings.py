@@ -137,6 +137,11 @@ def test_resources_become_the_prod_limits(rendered: Path) -> None:
         ("  api:\n    env: {REDIS_PASSWORD: x}\n", "services.api.env.REDIS_PASSWORD", "secret"),
         ("  api:\n    env: {HF_TOKEN: x}\n", "services.api.env.HF_TOKEN", "from: user"),
         ("  api:\n    env: {A: x}\n    secrets: [A]\n", "services.api.env.A", "secret"),
+        (
+            "  api:\n    env: {DB: 'postgresql://u:pw@db/x'}\n",
+            "services.api.env.DB",
+            "carries a password",
+        ),
         ("  qdrant:\n    env: {A: x}\n", "services.qdrant", "not a component"),
         ("  api:\n    secrets: [lower]\n", "services.api.secrets[0]", "in capitals"),
         (
@@ -324,3 +329,20 @@ def test_a_user_secret_from_the_shell_is_enough(
     monkeypatch.setenv("HF_TOKEN", "from-ci")  # compose takes the shell's value over .env's
     assert check_user_secrets(rendered, spec).status == "ok"
     assert check_user_secrets(rendered, spec, ["redis"]).found.startswith("no secret")
+
+
+@pytest.mark.parametrize(
+    ("name", "credential"),
+    [
+        ("HF_TOKEN", True),
+        ("OPENAI_API_KEY", True),
+        ("db_password", True),
+        ("TOKENIZERS_PARALLELISM", False),
+        ("SECRETARY", False),
+        ("LOG_LEVEL", False),
+    ],
+)
+def test_credential_names(name: str, credential: bool) -> None:
+    from mlstack.spec.credentials import credential_name
+
+    assert credential_name(name) is credential

@@ -13,10 +13,9 @@ from typing import Any
 
 from mlstack.errors import InputError
 from mlstack.spec.catalog import Catalog
+from mlstack.spec.credentials import credential_name, credential_value
 
 USER = "user"  # a secret the user fills in .env; "random": generated like the stack's own
-# words of a variable name that say "this is a credential" (TOKENIZERS_PARALLELISM is not)
-SECRET_WORDS = {"PASSWORD", "PASSWD", "SECRET", "TOKEN", "APIKEY", "CREDENTIALS"}
 SIZE = re.compile(r"^(\d+(?:\.\d+)?)([bkmg])$")
 
 
@@ -167,11 +166,12 @@ def _check_env(
                     f"{key} is a secret of this stack; its value lives in .env only",
                     f"remove it from env ({service} gets it through `secrets` or `uses`)",
                 )
-            if SECRET_WORDS & set(key.upper().split("_")) or "API_KEY" in key.upper():
+            if credential_name(key) or credential_value(s.env[key]):
+                what = "carries a password" if credential_value(s.env[key]) else "is a credential"
                 raise InputError(
                     source,
                     where,
-                    f"{key} looks like a credential, and mlstack.yaml is committed",
+                    f"{key} looks like it {what}, and mlstack.yaml is committed",
                     f"list it under services.{service}.secrets "
                     f"(`- {{name: {key}, from: user}}`) and put its value in .env",
                 )
