@@ -346,3 +346,27 @@ def test_credential_names(name: str, credential: bool) -> None:
     from mlstack.spec.credentials import credential_name
 
     assert credential_name(name) is credential
+
+
+def test_exports_carry_extra_ports_and_secrets_by_reference(rendered: Path, cli: Any) -> None:
+    """Judged with every other export in test_export_k8s/_swarm (the day-two stack there)."""
+    with (rendered / "mlstack.yaml").open("a") as handle:
+        handle.write("images: {registry: registry.example.com/team}\n")
+    assert cli("-C", rendered, "export", "k8s").exit_code == 0
+    docs = list(YAML(typ="safe").load_all((rendered / "deploy/k8s/base/api.yaml").read_text()))
+    [deployment] = [d for d in docs if d["kind"] == "Deployment"]
+    [service] = [d for d in docs if d["kind"] == "Service"]
+    [api] = deployment["spec"]["template"]["spec"]["containers"]
+    assert {"name": "port-9002", "containerPort": 9002} in api["ports"]
+    assert {"name": "port-9001", "port": 9001, "targetPort": 9001} in service["spec"]["ports"]
+    env = {e["name"]: e for e in api["env"]}
+    assert env["HF_TOKEN"]["valueFrom"]["secretKeyRef"]["key"] == "HF_TOKEN"
+    assert env["APP_MODE"]["value"] == "demo"
+    out = rendered / "swarm"
+    assert cli("-C", rendered, "export", "swarm", "--out", out).exit_code == 0
+    ports = load(out / "stack.yaml")["services"]["api"]["ports"]
+    assert [(p["target"], p["published"]) for p in ports] == [
+        (8000, 8000),
+        (9001, 9001),
+        (9002, 19002),
+    ]
