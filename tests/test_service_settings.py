@@ -370,3 +370,20 @@ def test_exports_carry_extra_ports_and_secrets_by_reference(rendered: Path, cli:
         (9001, 9001),
         (9002, 19002),
     ]
+
+
+def test_status_lists_the_extra_ports(
+    rendered: Path, cli: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from fakes import state
+
+    engine = FakeEngine()
+    engine.frames = [{s: state(s) for s in ("api", "postgres", "redis")}]
+    monkeypatch.setattr("mlstack.run.engine.Engine", engine.connect)
+    monkeypatch.setattr("mlstack.run.health.run_probe", lambda probe, timeout=3.0: None)
+    result = cli("-C", rendered, "status")
+    assert result.exit_code == 0, result.output
+    assert "  api        http://127.0.0.1:8000/docs\n" in result.output
+    assert "  api:9001   127.0.0.1:9001\n  api:9002   127.0.0.1:19002\n" in result.output
+    doc = json.loads(cli("-C", rendered, "status", "--json").output)
+    assert doc["extra_ports"] == {"api:9001": "127.0.0.1:9001", "api:9002": "127.0.0.1:19002"}
