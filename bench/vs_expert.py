@@ -36,6 +36,9 @@ PORTS = {"api": 28000, "jupyter": 28888, "mlflow": 25000, "postgres": 25432}
 PORTS |= {"qdrant": 26333, "redis": 26379}
 EXPERT = ["docker", "compose", "-f", str(HERE / "expert" / "compose.yaml")]
 CGROUP = Path("/sys/fs/cgroup")
+# As a user runs it: pip compiles the bytecode at install; an editable checkout writes it on the
+# first run unless PYTHONDONTWRITEBYTECODE is set (then every run compiles every module again).
+AS_INSTALLED = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
 QUIET = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}
 
 
@@ -164,7 +167,9 @@ def main() -> None:
             report("mlstack up vs compose up --wait", compose_ours, compose_same)
         with locked(args.lock):
             timed(up, root)
-            statuses = [timed([exe, "-C", str(root), "status"], root) for _ in range(7)]
+            status = [exe, "-C", str(root), "status"]
+            timed(status, root, AS_INSTALLED)  # the first run writes the bytecode, as pip does
+            statuses = [timed(status, root, AS_INSTALLED) for _ in range(7)]
             seconds_up = [timed(up, root) for _ in range(3)]
             timed([*EXPERT, *wait[2:]], root, env)
             time.sleep(5)
