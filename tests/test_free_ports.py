@@ -48,6 +48,12 @@ def test_pick_ports_moves_only_the_ones_in_use_by_others() -> None:
     }
 
 
+def test_an_extra_port_never_takes_the_services_own_setting() -> None:
+    """services.api.ports' 9001 in use must not move api's main port (ports.api)."""
+    ports = [Published("api", "127.0.0.1", 8000), Published("api", "127.0.0.1", 9001, 9001)]
+    assert pick_ports(ports, {}, lambda port, _: port != 9001) == {}
+
+
 def test_the_checkout_name_is_distinct_and_stable(tmp_path: Path) -> None:
     one, two = checkout_name("demo", tmp_path / "a"), checkout_name("demo", tmp_path / "b")
     assert one != two and one.startswith("demo-") and len(one) == len("demo-") + 6

@@ -25,6 +25,7 @@ from mlstack.render.lock import project_lock
 from mlstack.render.manifest import MAX_BYTES, parse_bases, parse_record, with_manifest
 from mlstack.render.plan import SCAFFOLD, STATE, Action, PlannedFile, Step, plan
 from mlstack.render.reconcile import Merge, known_bases, merge_edited, raise_conflicts
+from mlstack.render.spec_header import SPEC_HEADER
 from mlstack.render.stack_files import stack_files
 from mlstack.render.upgrade import sources, upgrade_notes
 from mlstack.spec import contain
@@ -33,16 +34,6 @@ from mlstack.spec.catalog import USER_STACKS, Catalog, load_catalog, load_rules
 from mlstack.spec.schema import validate
 from mlstack.spec.stack_spec import FIX, StackSpec, spec_from_document
 from mlstack.spec.yamlio import dump, dump_document, load_document, load_file
-
-SPEC_HEADER = (
-    "mlstack.yaml: the source of truth of this stack. Edit it, then run `mlstack render`.\n"
-    "Reference: README.md, section mlstack.yaml.\n"
-    "Per component, under services.<name> (README: Changing your stack):\n"
-    "  packages: [numpy==2.3.0]  pip requirements added to an image mlstack builds\n"
-    "  apt: [libgomp1]           Debian packages for that image (NAME or NAME=VERSION)\n"
-    "  compose: {labels: {team: ml}}  raw compose keys for that service, merged last\n"
-    "Hand edits to generated files are kept too: `mlstack render` merges into them."
-)
 
 
 @dataclass(frozen=True)
@@ -275,11 +266,15 @@ def _load_doc(root: Path, loader: Callable[..., Any]) -> Any:
 
 
 def _drop_stale_choices(doc: Any, removed: set[str]) -> None:
-    """Forget per-component choices (ports, GPU services, allow, services) of removed ones."""
+    """Forget per-component choices (ports, GPU services, allow, services, uses) of removed ones."""
     for section in ("ports", "allow", "services"):
         choices = doc.get(section)
         for name in removed & set(choices if isinstance(choices, dict) else ()):
             del choices[name]
+    for settings in (doc.get("services") or {}).values():  # services.<name>.uses: [removed]
+        uses = settings.get("uses") if isinstance(settings, dict) else None
+        for name in removed & set(uses if isinstance(uses, list) else ()):
+            uses.remove(name)
     services = doc.get("gpu", {}).get("services")
     if isinstance(services, list):
         for name in removed & set(services):

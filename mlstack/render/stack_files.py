@@ -15,7 +15,12 @@ from mlstack.layout import (
 )
 from mlstack.render.compose_model import ComposeModel
 from mlstack.render.dockerfiles import CPU_REQUIREMENTS, dockerfile, requirements
-from mlstack.render.envfile import render_env, render_env_example
+from mlstack.render.envfile import (
+    extra_secrets,
+    render_env,
+    render_env_example,
+    with_user_keys,
+)
 from mlstack.render.plan import BLOCK, GENERATED, SCAFFOLD, SECRETS, PlannedFile, with_block
 from mlstack.resources import template
 from mlstack.spec.catalog import Catalog
@@ -84,7 +89,8 @@ def stack_files(
     ]
     if model.gpu:
         files.append(PlannedFile(GPU_FILE, dump(model.gpu, f"{HEADERS[GPU_FILE]}\n{REGEN}")))
-    files.append(PlannedFile(ENV_FILE, render_env(current_env, env), SECRETS, 0o600))
+    dotenv = with_user_keys(render_env(current_env, env), extra_secrets(spec, user=True))
+    files.append(PlannedFile(ENV_FILE, dotenv, SECRETS, 0o600))
     files.append(
         PlannedFile(
             ENV_EXAMPLE,

@@ -60,11 +60,15 @@ def pick_ports(
 
     The new port is 10000 above the old one where that fits (8000 -> 18000: easy to tell
     apart), else the next one up; a port picked for one service is not given to another.
+    A service's extra ports (``services.<name>.ports``) stay: the preflight names their
+    ``.env`` variable when one is taken.
     """
     taken = {p.port for p in ports}
     moved = {}
     for item in ports:
         address = item.address or "0.0.0.0"
+        if item.container is not None:  # an extra port (services.<name>.ports): moved in .env
+            continue
         if item.port in own or is_free(item.port, address):
             continue
         start = item.port + 10000 if item.port + 10000 <= MAX_PORT else item.port + 1

@@ -38,6 +38,8 @@ def probes_and_urls(stack: Stack) -> tuple[dict[str, Probe], dict[str, str]]:
     secrets = parse_env(contain.read_text(stack.root, ENV_FILE) or "")
     probes, urls = {}, {}
     for item in published_ports(stack.root, stack.spec, stack.catalog, stack.profile):
+        if item.container is not None:  # an extra port (services.<name>.ports): not probed
+            continue
         frag = stack.catalog[item.service]
         host = item.address or "127.0.0.1"
         kind = frag.probe.get("kind", "tcp")
