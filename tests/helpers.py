@@ -67,3 +67,20 @@ def shipped_catalog() -> Catalog:
 def rules(profile: str) -> Rules:
     """The shipped dev or prod override rules, loaded once."""
     return load_rules(profile)
+
+
+# Every check `mlstack doctor` runs, in its order (the unit and the e2e tests hold it to this).
+DOCTOR_CHECKS = [
+    "engine",
+    "compose",
+    "gpu.driver",
+    "gpu.runtime",
+    "gpu.cuda",
+    "shm",
+    "ports",
+    "disk",
+    "files",
+    "allow",
+    "secrets",  # services.<name>.secrets the user fills
+    "env",  # .env keys nothing reads
+]

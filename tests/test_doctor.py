@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 from fakes import FakeEngine, fake_environment, state
-from helpers import RECORDED
+from helpers import DOCTOR_CHECKS, RECORDED
 
 from mlstack.errors import EngineError
 from mlstack.layout import Profile
@@ -23,20 +23,7 @@ from mlstack.run.engine import INSTALL_COMPOSE
 
 pytestmark = pytest.mark.usefixtures("cpu_only_host")
 
-IDS = [
-    "engine",
-    "compose",
-    "gpu.driver",
-    "gpu.runtime",
-    "gpu.cuda",
-    "shm",
-    "ports",
-    "disk",
-    "files",
-    "allow",
-    "secrets",  # services.<name>.secrets the user fills (issue 11)
-    "env",  # .env keys nothing reads (issue 11)
-]
+IDS = DOCTOR_CHECKS
 
 
 def doctor(root: Path, engine: FakeEngine, **kw: Any) -> dict[str, Check]:

@@ -21,6 +21,7 @@ import urllib.request
 
 import pytest
 from conftest import compose, destroy, init_stack, mlstack, published, volumes_of
+from helpers import DOCTOR_CHECKS
 
 pytestmark = pytest.mark.engine
 
@@ -278,18 +279,7 @@ def test_doctor_json_on_the_real_engine(small_stack):
     done = mlstack(root, "doctor", "--json")
     assert done.returncode == 0, done.stdout + done.stderr
     checks = {c["id"]: c for c in json.loads(done.stdout)["checks"]}
-    assert list(checks) == [
-        "engine",
-        "compose",
-        "gpu.driver",
-        "gpu.runtime",
-        "gpu.cuda",
-        "shm",
-        "ports",
-        "disk",
-        "files",
-        "allow",
-    ]
+    assert list(checks) == DOCTOR_CHECKS
     assert all(set(c) == {"id", "status", "found", "fix"} for c in checks.values())
     assert checks["engine"]["status"] == "ok" and "Docker Engine" in checks["engine"]["found"]
     assert checks["compose"]["status"] == "ok"
