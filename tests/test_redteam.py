@@ -5,11 +5,15 @@ compose files, or leak a secret. Each attack is one clear InputError, or is show
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
+from fakes import FakeEngine, fake_environment
 
-from mlstack.errors import InputError
+from mlstack.errors import InputError, MlstackError
+from mlstack.run import operate
+from mlstack.run.records import ServiceState
 from mlstack.spec.local import settings_from
 from mlstack.spec.schema import validate
 
@@ -43,3 +47,19 @@ def test_a_trailing_newline_in_mlstack_yaml_is_refused(services: Any, field: str
     with pytest.raises(InputError) as caught:
         validate(doc, "spec", "mlstack.yaml", "fix it")
     assert caught.value.field == field
+
+
+def test_down_refuses_a_project_another_checkout_runs(tmp_path: Path, make_stack: Any) -> None:
+    # the clone names the victim's project (mlstack.local.yaml name:, or mlstack.yaml name:)
+    victim = make_stack(tmp_path / "victim", "--name", "demo", "--with", "redis")
+    clone = make_stack(tmp_path / "clone", "--name", "other", "--with", "redis")
+    (clone / "mlstack.local.yaml").write_text("name: demo\n")
+    theirs = ServiceState("redis", "demo-redis-1", "running", "healthy", None, str(victim))
+    engine = FakeEngine(frames=[{"redis": theirs}])
+    with pytest.raises(MlstackError) as caught:
+        operate.down(clone, volumes=True, env=fake_environment(engine))
+    assert str(victim) in caught.value.problem and "--volumes" in caught.value.problem
+    assert caught.value.exit_code == 2
+    assert ("down", True) not in engine.calls
+    operate.down(victim, volumes=False, env=fake_environment(engine))  # its own: stopped
+    assert engine.calls == [("down", False)]
