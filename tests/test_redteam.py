@@ -63,3 +63,80 @@ def test_down_refuses_a_project_another_checkout_runs(tmp_path: Path, make_stack
     assert ("down", True) not in engine.calls
     operate.down(victim, volumes=False, env=fake_environment(engine))  # its own: stopped
     assert engine.calls == [("down", False)]
+
+
+@pytest.fixture(name="clone")
+def clone_fixture(tmp_path: Path, make_stack: Any) -> Path:
+    return make_stack(tmp_path / "clone", "--with", "api,redis,postgres", "--name", "demo")
+
+
+@pytest.fixture(name="credentials")
+def credentials_fixture(tmp_path: Path) -> Path:
+    """The victim's file outside the project that a link in the clone points at."""
+    victim = tmp_path / "home" / "credentials"
+    victim.parent.mkdir()
+    victim.write_text("name: stolen-token-value\n")
+    return victim
+
+
+@pytest.mark.parametrize("command", ["render", "status", "doctor", "validate"])
+def test_a_linked_local_file_is_never_read(
+    clone: Path, credentials: Path, cli: Any, command: str
+) -> None:
+    (clone / "mlstack.local.yaml").symlink_to(credentials)
+    result = cli("-C", clone, command)
+    assert result.exit_code == (1 if command == "doctor" else 2), result.output  # doctor: a report
+    assert "mlstack.local.yaml" in result.output and "stolen-token-value" not in result.output
+    env = clone / ".env"
+    assert not env.exists() or "stolen" not in env.read_text()
+
+
+def test_a_linked_compose_local_file_is_not_written_through(clone: Path, credentials: Path) -> None:
+    from mlstack.run.local_compose import write_local_compose
+
+    (clone / "compose.local.yaml").symlink_to(credentials)
+    with pytest.raises(InputError):
+        write_local_compose(clone, {"services": {"redis": {"image": "mirror/redis:8"}}})
+    with pytest.raises(InputError):
+        write_local_compose(clone, {})  # nor removed through
+    assert credentials.read_text() == "name: stolen-token-value\n"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        'a: &a ["x","x","x","x","x","x","x","x","x"]\n'
+        + "".join(
+            f"{c}: &{c} [*{p},*{p},*{p},*{p},*{p},*{p},*{p},*{p},*{p}]\n"
+            for p, c in zip("abcdefgh", "bcdefghi", strict=True)
+        ),
+        "name: " + "x" * 3_000_000 + "\n",
+        "ports: " + "[" * 5000 + "]" * 5000 + "\n",
+    ],
+    ids=["alias-bomb", "huge", "deep"],
+)
+def test_a_hostile_local_file_is_one_bounded_error(
+    clone: Path, cli: Any, tree_state: Any, text: str
+) -> None:
+    import time
+
+    (clone / "mlstack.local.yaml").write_text(text)
+    before = tree_state(clone)
+    start = time.monotonic()
+    result = cli("-C", clone, "render")
+    assert result.exit_code == 2, result.output[-400:]
+    assert result.output.startswith("error: mlstack.local.yaml"), result.output[:400]
+    assert time.monotonic() - start < 10
+    assert tree_state(clone) == before  # nothing half-written
+
+
+@pytest.mark.parametrize(
+    "devices",
+    ['"0\\nservices: {evil: {privileged: true}}"', '"all ]}"', "['0', '1: {x}']", "'${HOME}'"],
+)
+def test_devices_cannot_inject_compose_keys(devices: str) -> None:
+    from mlstack.spec.yamlio import load_text
+
+    with pytest.raises(InputError) as caught:
+        settings_from(load_text(f"gpu: {{devices: {devices}}}\n", "mlstack.local.yaml"))
+    assert caught.value.field.startswith("gpu.devices")
