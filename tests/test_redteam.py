@@ -140,3 +140,30 @@ def test_devices_cannot_inject_compose_keys(devices: str) -> None:
     with pytest.raises(InputError) as caught:
         settings_from(load_text(f"gpu: {{devices: {devices}}}\n", "mlstack.local.yaml"))
     assert caught.value.field.startswith("gpu.devices")
+
+
+def test_a_generated_secret_named_like_a_shell_credential_stops_up(
+    clone: Path, cli: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # compose takes the shell's value over .env's: the clone's api would get the victim's token
+    from mlstack.run.env_checks import check_user_secrets
+    from mlstack.spec.catalog import load_catalog
+    from mlstack.spec.stack_spec import load_spec
+
+    with (clone / "mlstack.yaml").open("a") as handle:
+        handle.write("services:\n  api:\n    secrets: [GITHUB_TOKEN]\n")
+    assert cli("-C", clone, "render").exit_code == 0
+    spec = load_spec(clone, load_catalog(clone))
+    assert check_user_secrets(clone, spec).status == "ok"
+    monkeypatch.setenv("GITHUB_TOKEN", "ghp-victims-real-token")
+    check = check_user_secrets(clone, spec)
+    assert check.status == "fail" and "GITHUB_TOKEN (api)" in check.found
+    assert "ghp-victims" not in check.found + check.fix
+    assert check_user_secrets(clone, spec, ["redis"]).status == "ok"  # not redis's secret
+    result = cli("-C", clone, "doctor")
+    assert "GITHUB_TOKEN (api)" in result.output and "ghp-victims" not in result.output
+    engine = FakeEngine(images={"redis:8.10-alpine", "postgres:17-alpine"})
+    monkeypatch.setattr("mlstack.run.engine.Engine", engine.connect)
+    result = cli("-C", clone, "up")
+    assert result.exit_code == 1 and "secrets: your shell sets GITHUB_TOKEN" in result.output
+    assert [c for c in engine.calls if c[0] in ("up", "build", "pull")] == []

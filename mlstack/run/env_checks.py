@@ -28,12 +28,45 @@ def user_secrets(spec: StackSpec, services: list[str] | None = None) -> dict[str
     return out
 
 
+def shell_shadowed(
+    spec: StackSpec, values: dict[str, str], services: list[str] | None = None
+) -> dict[str, str]:
+    """Generated secrets of ``services`` that the shell sets otherwise -> the service asking.
+
+    Compose takes the shell's value over ``.env``'s, so a cloned repo that names a generated
+    secret like a credential of the user's shell (``GITHUB_TOKEN``) would be handed that
+    credential. A generated secret has no business coming from the shell.
+    """
+    out: dict[str, str] = {}
+    for name, settings in spec.settings.items():
+        if services is None or name in services:
+            for secret in settings.secrets:
+                shell = os.environ.get(secret.name)
+                if not secret.user and shell is not None and shell != values.get(secret.name):
+                    out.setdefault(secret.name, name)
+    return out
+
+
 def check_user_secrets(root: Path, spec: StackSpec, services: list[str] | None = None) -> Check:
-    """Fail while a user-filled secret is missing or empty in ``.env``."""
+    """Fail while a user-filled secret is missing or empty in ``.env``.
+
+    Or while the shell would replace a generated one (:func:`shell_shadowed`); never a value.
+    """
+    values = parse_env(read_env(root) or "")
+    shadowed = shell_shadowed(spec, values, services)
+    if shadowed:
+        names = ", ".join(f"{n} ({shadowed[n]})" for n in shadowed)
+        return Check(
+            "secrets",
+            FAIL,
+            f"your shell sets {names}, generated in {ENV_FILE}: compose would hand the "
+            "service your shell's value instead",
+            f"unset it for mlstack (`env -u {next(iter(shadowed))} mlstack up`), or rename the "
+            "secret in mlstack.yaml services.<name>.secrets",
+        )
     wanted = user_secrets(spec, services)
     if not wanted:
         return Check("secrets", OK, "no secret for you to fill (services.<name>.secrets)")
-    values = parse_env(read_env(root) or "")
     shell = {name: os.environ.get(name, "") for name in wanted}  # compose: the shell wins
     empty = [name for name in wanted if not (shell[name] or values.get(name))]
     if not empty:
