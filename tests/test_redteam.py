@@ -167,3 +167,25 @@ def test_a_generated_secret_named_like_a_shell_credential_stops_up(
     result = cli("-C", clone, "up")
     assert result.exit_code == 1 and "secrets: your shell sets GITHUB_TOKEN" in result.output
     assert [c for c in engine.calls if c[0] in ("up", "build", "pull")] == []
+
+
+@pytest.mark.parametrize(
+    ("secret", "words"),
+    [
+        ("PIP_INDEX_CREDENTIALS", "pip index's credential"),
+        ("{name: PIP_INDEX_CREDENTIALS, from: user}", "pip index's credential"),
+        ("DOCKER_HOST", "a setting of compose"),
+        ("BUILDKIT_PROGRESS", "a setting of compose"),
+        ("COMPOSE_FILE", "a setting of compose"),
+    ],
+)
+def test_a_secret_cannot_take_a_tool_setting_or_the_build_credential(
+    clone: Path, cli: Any, tree_state: Any, secret: str, words: str
+) -> None:
+    with (clone / "mlstack.yaml").open("a") as handle:
+        handle.write(f"services:\n  api:\n    secrets: [{secret}]\n")
+    before = tree_state(clone)
+    result = cli("-C", clone, "render")
+    assert result.exit_code == 2, result.output
+    assert "mlstack.yaml: services.api.secrets[0]" in result.output and words in result.output
+    assert tree_state(clone) == before

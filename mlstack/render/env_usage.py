@@ -13,11 +13,10 @@ from pathlib import Path
 from mlstack.layout import BASE, DEV, GPU_FILE, PROD
 from mlstack.render.envfile import parse_env, read_env
 from mlstack.spec import contain
+from mlstack.spec.credentials import TOOL_PREFIXES  # read by compose or the docker CLI
 from mlstack.spec.stack_spec import StackSpec
 
 REFERENCE = re.compile(r"\$\{?([A-Za-z_][A-Za-z0-9_]*)")
-# read by docker compose itself (COMPOSE_FILE, COMPOSE_PROJECT_NAME, ...) or the docker CLI
-TOOL_PREFIXES = ("COMPOSE_", "DOCKER_", "BUILDKIT_")
 
 
 def used_keys(spec: StackSpec, compose_texts: list[str]) -> set[str]:
