@@ -189,3 +189,41 @@ def test_a_secret_cannot_take_a_tool_setting_or_the_build_credential(
     assert result.exit_code == 2, result.output
     assert "mlstack.yaml: services.api.secrets[0]" in result.output and words in result.output
     assert tree_state(clone) == before
+
+
+@pytest.mark.judge
+def test_env_values_cannot_interpolate_a_secret_into_a_service(
+    clone: Path, cli: Any, require: Any
+) -> None:
+    """The judge: compose's own reading of the files hands api the text, never the password."""
+    import json
+    import subprocess
+
+    require("docker compose")
+    with (clone / "mlstack.yaml").open("a") as handle:
+        handle.write(
+            "services:\n  api:\n    env:\n      LEAK_A: ${POSTGRES_PASSWORD}\n"
+            "      LEAK_B: $POSTGRES_PASSWORD\n      LEAK_C: ${HOME:-x}\n"
+        )
+    assert cli("-C", clone, "render").exit_code == 0
+    password = (clone / ".env").read_text().split("POSTGRES_PASSWORD=")[1].split("\n")[0]
+    out = subprocess.run(
+        ["docker", "compose", "config", "--format", "json"],
+        cwd=clone,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    env = json.loads(out)["services"]["api"]["environment"]
+    leaks = {k: v for k, v in env.items() if k.startswith("LEAK")}
+    assert len(leaks) == 3 and all("$$" in v for v in leaks.values())  # literal: config re-escapes
+    assert password not in json.dumps(leaks) and str(Path.home()) not in json.dumps(leaks)
+
+
+def test_the_unused_keys_note_names_keys_never_values(clone: Path, cli: Any) -> None:
+    with (clone / ".env").open("a") as handle:
+        handle.write("OLD_TOKEN=s3cr3t-left-over\nOTHER='quoted s3cr3t'\n")
+    result = cli("-C", clone, "render")
+    assert "OLD_TOKEN, OTHER" in result.output and "s3cr3t" not in result.output
+    doctor = cli("-C", clone, "doctor", "--json")
+    assert "OLD_TOKEN" in doctor.stdout and "s3cr3t" not in doctor.output
