@@ -227,3 +227,54 @@ def test_the_unused_keys_note_names_keys_never_values(clone: Path, cli: Any) -> 
     assert "OLD_TOKEN, OTHER" in result.output and "s3cr3t" not in result.output
     doctor = cli("-C", clone, "doctor", "--json")
     assert "OLD_TOKEN" in doctor.stdout and "s3cr3t" not in doctor.output
+
+
+def test_free_ports_never_writes_through_a_linked_local_file(
+    clone: Path, credentials: Path
+) -> None:
+    from mlstack.run.free_ports import Claimed, write_local
+
+    (clone / "mlstack.local.yaml").symlink_to(credentials)
+    with pytest.raises(InputError):
+        write_local(clone, Claimed(name="demo-abc123", ports={"api": (8000, 18000)}))
+    assert credentials.read_text() == "name: stolen-token-value\n"
+    assert (clone / "mlstack.local.yaml").is_symlink()
+
+
+@pytest.mark.parametrize(
+    ("text", "field"),
+    [
+        ("ports: {api: '0.0.0.0:8000'}\n", "ports.api"),
+        ("ports: {api: 70000}\n", "ports.api"),
+        ("ports: {api: 8000.0}\n", "ports.api"),
+        ("name: 'demo\nCOMPOSE_FILE=/etc/x'\n", "name"),
+        ("name: ${USER}\n", "name"),
+        ("images: {redis: 'redis:8 ${HOME}'}\n", "images.redis"),
+        ("images: {mirror: 'm.local/\nx: y'}\n", "images.mirror"),
+    ],
+)
+def test_local_values_cannot_bind_everywhere_or_inject_env_lines(
+    clone: Path, cli: Any, tree_state: Any, text: str, field: str
+) -> None:
+    (clone / "mlstack.local.yaml").write_text(text)
+    before = tree_state(clone)
+    result = cli("-C", clone, "render")
+    assert result.exit_code == 2, result.output
+    assert result.output.startswith(f"error: mlstack.local.yaml: {field}"), result.output
+    assert tree_state(clone) == before
+
+
+def test_uses_gives_settings_never_the_used_services_privileges(
+    tmp_path: Path, make_stack: Any, cli: Any
+) -> None:
+    from ruamel.yaml import YAML
+
+    root = make_stack(tmp_path / "stack", "--with", "api,jupyter,redis")
+    before = YAML(typ="safe").load((root / "compose.yaml").read_text())["services"]["api"]
+    with (root / "mlstack.yaml").open("a") as handle:
+        handle.write("services:\n  api:\n    uses: [jupyter]\n")
+    assert cli("-C", root, "render").exit_code == 0
+    after = YAML(typ="safe").load((root / "compose.yaml").read_text())["services"]["api"]
+    changed = {k for k in before.keys() | after.keys() if before.get(k) != after.get(k)}
+    assert changed == {"depends_on"} or changed == {"environment", "depends_on"}
+    assert "jupyter" in after["depends_on"]
