@@ -14,6 +14,7 @@ from pathlib import Path
 
 from mlstack.errors import EngineError, InputError, UnhealthyError
 from mlstack.layout import ENV_FILE, Profile
+from mlstack.machine.docker_info import supports_start_interval
 from mlstack.render.envfile import build_secret_values, parse_env
 from mlstack.render.published import long_running, published_ports
 from mlstack.run import events
@@ -75,13 +76,14 @@ def up(
         reports = _probe_if_unchanged(stack, states, targets, on_event, env)
         if reports is not None:
             return reports
-    checks, gpu = preflight(stack, targets, env.scan_gpus, states)
+    checks, gpu, info = preflight(stack, targets, env.scan_gpus, states)
     for check in checks:
         if check.status != "ok":
             on_event(events.CheckWarning(check))
     if gpu.services:
         on_event(events.GpuDecided(gpu))
-    files = machine_files(stack, gpu.compose_files)  # compose.gpu.yaml, compose.local.yaml
+    # compose.gpu.yaml, compose.local.yaml (with start_interval where the engine has it)
+    files = machine_files(stack, gpu.compose_files, supports_start_interval(info))
     if files:
         stack.engine.add_files(files)
     _get_images(stack, targets, build, on_event)
