@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import fcntl
+import functools
 import os
 import shutil
 import statistics
@@ -68,6 +69,12 @@ def locked(path: str | None):
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
+@functools.cache
+def stand_ins() -> dict[str, str]:
+    """The e2e stand-in images, built once if missing (their build prints one line each)."""
+    return ensure_images()
+
+
 def load() -> str:
     """The machine's load averages, as `uptime` prints them."""
     return "load average: " + ", ".join(f"{x:.2f}" for x in os.getloadavg())
@@ -84,7 +91,7 @@ def size_mb(image: str) -> float:
 
 def init(root: Path, exe: str, name: str, components: str) -> None:
     """A generated stack on the stand-in images (pip gets the host CA as a build secret)."""
-    flags = [a for slot, ref in ensure_images().items() for a in ("--image", f"{slot}={ref}")]
+    flags = [a for slot, ref in stand_ins().items() for a in ("--image", f"{slot}={ref}")]
     cmd = [exe, "init", "--yes", str(root), "--name", name, "--with", components]
     cmd += ["--ca-bundle", CA, "--port", f"api={API_PORT}", *flags]
     subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
@@ -97,7 +104,7 @@ def naive_env(context: Path) -> dict[str, str]:
         "NAIVE_CONTEXT": str(context),
         "NAIVE_DOCKERFILE": str(NAIVE / "Dockerfile"),
         "NAIVE_FULL_BASE": FULL_BASE,
-        "NAIVE_SLIM_BASE": ensure_images()["python"],
+        "NAIVE_SLIM_BASE": stand_ins()["python"],
         "NAIVE_CA": CA,
     }
 
@@ -113,7 +120,7 @@ def sizes(root: Path) -> dict[str, float]:
         "full": size_mb(NAIVE_IMAGES[0]),
         "slim": size_mb(NAIVE_IMAGES[1]),
         "full base": size_mb(FULL_BASE),
-        "slim base": size_mb(ensure_images()["python"]),
+        "slim base": size_mb(stand_ins()["python"]),
     }
 
 
