@@ -74,6 +74,7 @@ class FakeEngine:
         images: set[str] | None = None,
         on_port: dict[int, str] | None = None,
         oom: set[str] | None = None,
+        passing_inside: set[str] | None = None,
     ) -> None:
         self._info = info if info is not None else recorded_info()
         self._version = compose_version
@@ -82,6 +83,7 @@ class FakeEngine:
         self.images = set(images or ())
         self.on_port = on_port or {}
         self.oom = oom or set()
+        self.passing_inside = passing_inside or set()
         self.calls: list[tuple[Any, ...]] = []
         self.exit_code = 0  # what a job or an exec'd command returns
         self.profiles: list[Profile] = []
@@ -153,6 +155,10 @@ class FakeEngine:
         self.calls.append(("exec", service, tuple(command)))
         return self.exit_code
 
+    def check_inside(self, container: str) -> str | None:
+        """A container's own health command, as scripted (``passing_inside``: those that pass)."""
+        return None if container in self.passing_inside else "its health command exits 1"
+
 
 def fake_environment(
     engine: FakeEngine, clock: Clock | None = None, scan: GpuScan = NO_GPU_HOST
@@ -165,4 +171,5 @@ def fake_environment(
         clock=clock,
         sleep=clock.sleep,
         in_background=run_now,
+        check_inside=engine.check_inside,
     )

@@ -118,6 +118,20 @@ def test_no_python_start_up_in_any_health_check() -> None:
         assert "python" not in " ".join(test), name
 
 
+def test_only_a_service_another_waits_for_is_checked_every_two_seconds() -> None:
+    """At rest checks run every 10 s; a gate of ``service_healthy`` every 2 s, failing as late."""
+    _, model = build(["api", "jupyter", "mlflow", "postgres", "qdrant", "redis"])
+    checks = {name: s["healthcheck"] for name, s in model.base["services"].items()}
+    assert (checks["postgres"]["interval"], checks["postgres"]["retries"]) == ("2s", 30)
+    for name in ("api", "jupyter", "mlflow", "qdrant", "redis"):
+        assert checks[name]["interval"] == "10s", name
+    _, alone = build(["api", "postgres"])  # no one waits for postgres here
+    assert alone.base["services"]["postgres"]["healthcheck"]["interval"] == "10s"
+    _, jobs = build(["mlflow", "postgres", "qdrant", "redis", "trainer"])
+    for name in ("mlflow", "postgres", "qdrant", "redis"):  # the trainer waits for all four
+        assert jobs.base["services"][name]["healthcheck"]["interval"] == "2s", name
+
+
 @pytest.mark.parametrize("components", SUBSETS, ids=ident)
 def test_connection_variables_reach_their_users(components: tuple[str, ...]) -> None:
     _, model = build(components)

@@ -137,8 +137,9 @@ def test_probes_follow_the_health_check(rendered):
     api = pod(objects["api"])["containers"][0]
     assert api["readinessProbe"]["httpGet"] == {"path": "/ready", "port": 8000}
     assert "/health" in api["livenessProbe"]["exec"]["command"][-1]  # never /ready: no restarts
-    # start_period 30s at 2s intervals, then 15 retries
-    assert api["startupProbe"]["failureThreshold"] == 15 + 15
+    # start_period 30s at 10s intervals, then 3 retries
+    assert api["startupProbe"]["failureThreshold"] == 3 + 3
+    assert api["startupProbe"]["periodSeconds"] == 10
     redis = pod(objects["redis"])["containers"][0]
     assert redis["readinessProbe"]["exec"]["command"] == [
         "/bin/sh",

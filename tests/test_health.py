@@ -10,6 +10,7 @@ import pytest
 from mlstack.run.engine import parse_ps
 from mlstack.run.health import verdict, wait_for
 from mlstack.run.hints import hints_for
+from mlstack.run.inside_check import health_command
 from mlstack.run.probes import Probe, run_probe
 from mlstack.run.records import ServiceState
 
@@ -286,3 +287,99 @@ def test_project_name_from_the_environment_then_compose_yaml(tmp_path):
     (tmp_path / "compose.yaml").write_text("# generated\nname: shop\nservices: {}\n")
     assert project_name(tmp_path, {}) == "shop"
     assert project_name(tmp_path, {"COMPOSE_PROJECT_NAME": "other"}) == "other"
+
+
+def listening_port():
+    """A loopback port that accepts connections for the rest of the test run (a tcp probe)."""
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(16)
+    return server, server.getsockname()[1]
+
+
+def test_a_starting_service_that_answers_its_host_probe_is_healthy_at_once():
+    """Docker's first check of a steady service is up to 30 s away: up does not wait for it."""
+    server, port = listening_port()
+    clock = Clock()
+    with server:
+        [report] = wait_for(
+            ["redis"],
+            lambda: {"redis": state("redis", health="starting")},
+            {"redis": Probe("tcp", "127.0.0.1", port)},
+            {},
+            timeout=30,
+            clock=clock,
+            sleep=clock.sleep,
+        )
+    assert report.ok and report.health == "healthy"
+    assert clock.now == 0
+
+
+def test_a_starting_service_without_a_probe_runs_its_own_check_until_it_passes():
+    clock = Clock()
+    answers = ["its health command exits 1", "its health command exits 1", None]
+    asked = []
+
+    def inside(container):
+        asked.append(container)
+        return answers.pop(0)
+
+    [report] = wait_for(
+        ["qdrant"],
+        lambda: {"qdrant": state("qdrant", health="starting")},
+        {},
+        {},
+        timeout=30,
+        clock=clock,
+        sleep=clock.sleep,
+        check_inside=inside,
+    )
+    assert report.ok and report.health == "healthy"
+    assert asked == ["p-qdrant-1"] * 3
+    assert clock.now == pytest.approx(1.0)
+
+
+def test_a_failing_inside_check_is_named_at_the_deadline():
+    clock = Clock()
+    [report] = wait_for(
+        ["qdrant"],
+        lambda: {"qdrant": state("qdrant", health="starting")},
+        {},
+        {},
+        timeout=2,
+        clock=clock,
+        sleep=clock.sleep,
+        check_inside=lambda _: "its health command exits 7",
+    )
+    assert not report.ok
+    assert report.problem == "not healthy after 2s: its health command exits 7"
+
+
+def test_a_created_container_is_never_checked_inside():
+    clock = Clock()
+    asked = []
+    [report] = wait_for(
+        ["qdrant"],
+        lambda: {"qdrant": state("qdrant", "created", "")},
+        {},
+        {},
+        timeout=1,
+        clock=clock,
+        sleep=clock.sleep,
+        check_inside=lambda c: asked.append(c),
+    )
+    assert not report.ok and asked == []
+
+
+@pytest.mark.parametrize(
+    ("test", "argv"),
+    [
+        (["CMD-SHELL", "pg_isready -h 127.0.0.1"], ["/bin/sh", "-c", "pg_isready -h 127.0.0.1"]),
+        (["CMD", "redis-cli", "ping"], ["redis-cli", "ping"]),
+        (["NONE"], None),
+        ([], None),
+        (["CMD-SHELL"], None),
+    ],
+)
+def test_health_command_follows_dockers_test_forms(test, argv):
+    assert health_command(test) == argv

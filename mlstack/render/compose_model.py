@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from mlstack.render.hardening import harden
+from mlstack.render.health_timing import as_gate
 from mlstack.spec.catalog import Catalog, Fragment, Rules
 from mlstack.spec.placeholders import fill
 from mlstack.spec.stack_spec import SIZE, StackSpec, size_in_bytes
@@ -75,10 +76,12 @@ def image_ref(spec: StackSpec, catalog: Catalog, slot: str) -> str:
 def build_compose(spec: StackSpec, catalog: Catalog, dev: Rules, prod: Rules) -> ComposeModel:
     """Compose the stack: pure, so the same inputs always give the same documents."""
     frags = [catalog[name] for name in spec.components]
+    gates = {name for f in frags for name in f.waits_for}
     base = {
         "name": spec.name,
         "services": {
-            f.name: _require(_base_service(f, spec, catalog), _secrets(frags)) for f in frags
+            f.name: _require(_base_service(f, spec, catalog, f.name in gates), _secrets(frags))
+            for f in frags
         },
         "networks": {NETWORK: {}},
     }
@@ -146,7 +149,8 @@ def _environment_mapping(env: Any) -> dict[str, Any]:
     return dict(env or {})
 
 
-def _base_service(frag: Fragment, spec: StackSpec, catalog: Catalog) -> dict[str, Any]:
+def _base_service(frag: Fragment, spec: StackSpec, catalog: Catalog, gate: bool) -> dict[str, Any]:
+    """``gate``: another service of the stack waits for this one to be healthy."""
     present = [n for n in (*frag.requires, *frag.uses) if n in spec.components]
     service: dict[str, Any] = _build(frag, spec) if frag.build else {}
     if not frag.build:
@@ -154,6 +158,8 @@ def _base_service(frag: Fragment, spec: StackSpec, catalog: Catalog) -> dict[str
     body = frag.service
     for name in present:
         body = overlay(body, frag.with_.get(name, {}).get("service", {}))
+    if gate and isinstance(body.get("healthcheck"), dict):
+        body = {**body, "healthcheck": as_gate(body["healthcheck"])}
     body = overlay(body, spec.compose.get(frag.name, {}))  # services.<name>.compose
     service.update(copy.deepcopy(body))
     env = {

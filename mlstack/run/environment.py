@@ -17,6 +17,7 @@ from typing import Any, Protocol
 from mlstack.layout import Profile
 from mlstack.machine.docker_info import EngineInfo
 from mlstack.machine.host import GpuScan, scan_gpus
+from mlstack.run.inside_check import run_health_command
 from mlstack.run.records import LogOptions, ServiceState
 
 
@@ -98,13 +99,18 @@ def in_a_thread(work: Callable[[], Any]) -> Future[Any]:
 
 @dataclass(frozen=True)
 class Environment:
-    """The engine (a factory: root, profile -> engine), the GPU scan, time, and background work."""
+    """What the core reaches: the engine, the GPU scan, time, background work, health commands.
+
+    ``connect`` is a factory (root, profile -> engine); ``check_inside`` runs a container's own
+    health command now (None when it passes).
+    """
 
     connect: Callable[[Path, Profile], StackEngine] = real_engine
     scan_gpus: Callable[[], GpuScan] = scan_gpus
     clock: Callable[[], float] = time.monotonic
     sleep: Callable[[float], None] = time.sleep
     in_background: Callable[[Callable[[], Any]], Future[Any]] = in_a_thread
+    check_inside: Callable[[str], str | None] = run_health_command
 
 
 REAL = Environment()

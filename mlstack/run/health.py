@@ -2,7 +2,10 @@
 
 The rules follow Compose's own (``convergence.go``): healthy -> probe, then done; starting or
 created -> wait; unhealthy or exited -> fail at once; the deadline -> fail with what was seen last.
-Clock, sleep and state reader are injected, so the rules are tested without an engine.
+One rule of mlstack's own: a running container whose health is still ``starting`` is healthy as
+soon as mlstack's own check passes (the host probe, else the container's health command run now).
+Docker runs a steady service's check only every 30 s (cheap at rest); without this, ``up`` would
+wait for that first check. Clock, sleep, state reader and checks are injected (no engine needed).
 """
 
 from __future__ import annotations
@@ -10,6 +13,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 
 from mlstack.run.probes import Probe, run_probe
 from mlstack.run.records import ServiceReport, ServiceState
@@ -44,12 +48,15 @@ def wait_for(
     settled: Callable[[], str | bool | None] = lambda: True,
     clock: Callable[[], float] = time.monotonic,
     sleep: Callable[[float], None] = time.sleep,
+    check_inside: Callable[[str], str | None] | None = None,
 ) -> list[ServiceReport]:
     """Wait until every service is healthy and answers its probe, one fails, or time runs out.
 
     ``settled`` tells whether ``docker compose up`` has returned (True), failed (its error), or
     is still creating containers (False). Until it has, states may be those of containers about
-    to be replaced, so they are shown but nothing is concluded from them.
+    to be replaced, so they are shown but nothing is concluded from them. ``check_inside`` runs
+    a container's own health command now (None: it passed), for a starting service that has
+    no host probe.
     """
     start = clock()
     done: dict[str, ServiceReport] = {}
@@ -73,9 +80,8 @@ def wait_for(
                 _conclude(
                     services,
                     states,
-                    probes,
+                    _Checks(probes, check_inside, pool),
                     urls,
-                    pool,
                     done,
                     last_probe,
                     lambda n, now=now: first_healthy.get(n, now),
@@ -93,12 +99,43 @@ def wait_for(
     return [done[name] for name in services]
 
 
+class _Checks:
+    """mlstack's own checks of a service, run in parallel: the host probe, else the inside one."""
+
+    def __init__(
+        self,
+        probes: dict[str, Probe],
+        inside: Callable[[str], str | None] | None,
+        pool: ThreadPoolExecutor,
+    ) -> None:
+        self.probes, self.inside, self.pool = probes, inside, pool
+
+    def can_check(self, name: str) -> bool:
+        """Whether a starting service can be proven healthy before Docker's first check."""
+        return name in self.probes or self.inside is not None
+
+    def run(self, names: list[str], states: dict[str, ServiceState]) -> dict[str, str | None]:
+        """Each name's error (None: it passed); a ready service without a probe passes."""
+
+        def one(name: str) -> str | None:
+            if name in self.probes:
+                return run_probe(self.probes[name])
+            if states[name].health == "starting" and self.inside:
+                return self.inside(states[name].container)
+            return None
+
+        return dict(zip(names, self.pool.map(one, names), strict=True))
+
+
+def _starting(state: ServiceState | None) -> bool:
+    return state is not None and state.state == "running" and state.health == "starting"
+
+
 def _conclude(
     services: list[str],
     states: dict[str, ServiceState],
-    probes: dict[str, Probe],
+    checks: _Checks,
     urls: dict[str, str],
-    pool: ThreadPoolExecutor,
     done: dict[str, ServiceReport],
     last_probe: dict[str, str],
     since: Callable[[str], float],
@@ -111,15 +148,14 @@ def _conclude(
             continue
         if verdict(state) == "fail":
             done[name] = _report(name, state, urls, problem=failure_text(state))
-        elif verdict(state) == "ready":
+        elif verdict(state) == "ready" or (_starting(state) and checks.can_check(name)):
             ready.append(name)
-    to_probe = [n for n in ready if n in probes]
-    errors = dict(zip(to_probe, pool.map(lambda n: run_probe(probes[n]), to_probe), strict=True))
-    for name in ready:
-        if errors.get(name):
-            last_probe[name] = errors[name]
+    for name, error in checks.run(ready, states).items():
+        if error:
+            last_probe[name] = error
         else:
-            done[name] = _report(name, states[name], urls, seconds=since(name))
+            healthy = replace(states[name], health="healthy") if _starting(states[name]) else None
+            done[name] = _report(name, healthy or states[name], urls, seconds=since(name))
 
 
 def _unfinished(

@@ -7,7 +7,7 @@ return records or lines, and the CLI shows them. The engine, GPU scan and clock 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future
 from dataclasses import replace
 from pathlib import Path
@@ -69,7 +69,7 @@ def up(
         )
     states = _states_or_none(stack)
     if not build and states is not None:
-        reports = _probe_if_unchanged(stack, states, targets, on_event)
+        reports = _probe_if_unchanged(stack, states, targets, on_event, env)
         if reports is not None:
             return reports
     checks, gpu = preflight(stack, targets, env.scan_gpus, states)
@@ -93,13 +93,18 @@ def _states_or_none(stack: Stack) -> dict[str, ServiceState] | None:
 
 
 def _probe_if_unchanged(
-    stack: Stack, states: dict[str, ServiceState], targets: list[str], on_event: OnEvent
+    stack: Stack,
+    states: dict[str, ServiceState],
+    targets: list[str],
+    on_event: OnEvent,
+    env: Environment,
 ) -> list[ServiceReport] | None:
     """The reports of a stack already up from unchanged files, probed once; else None."""
     if not already_up(states, targets, stack.root, stack.profile):
         return None
     probes, urls = probes_and_urls(stack)
-    reports = wait_for(targets, lambda: states, probes, urls, timeout=0, sleep=lambda _: None)
+    inside = env.check_inside
+    reports = wait_for(targets, lambda: states, probes, urls, 0, check_inside=inside)
     reports = [replace(r, seconds=None) for r in reports]
     if not all(r.ok for r in reports):
         return None
@@ -137,6 +142,7 @@ def _start_and_wait(
             settled=lambda: _settled(started),
             clock=env.clock,
             sleep=env.sleep,
+            check_inside=env.check_inside,
         )
     except KeyboardInterrupt:
         on_event(events.Interrupted(tuple(status_reports(stack))))
@@ -172,12 +178,16 @@ def _finish(stack: Stack, reports: list[ServiceReport], on_event: OnEvent) -> li
     return reports
 
 
-def status_reports(stack: Stack) -> list[ServiceReport]:
-    """The state of every service now, probed once from the host; no waiting."""
+def status_reports(
+    stack: Stack, check_inside: Callable[[str], str | None] | None = None
+) -> list[ServiceReport]:
+    """The state of every service now, probed once from the host (or inside); no waiting."""
     states = stack.engine.states()
     probes, urls = probes_and_urls(stack)
     services = long_running(stack.spec, stack.catalog)
-    reports = wait_for(services, lambda: states, probes, urls, timeout=0, sleep=lambda _: None)
+    reports = wait_for(
+        services, lambda: states, probes, urls, 0, sleep=lambda _: None, check_inside=check_inside
+    )
     return [replace(r, seconds=None) for r in reports]
 
 
@@ -190,7 +200,8 @@ def status(
     stack = open_stack(root, profile, env)
     gpu = host_decision(stack, env)
     on_swarm = deployed_reports(stack)  # None unless this stack is deployed on this Swarm
-    return stack.spec, status_reports(stack) if on_swarm is None else on_swarm, gpu
+    reports = status_reports(stack, env.check_inside) if on_swarm is None else on_swarm
+    return stack.spec, reports, gpu
 
 
 def host_decision(stack: Stack, env: Environment) -> GpuDecision:

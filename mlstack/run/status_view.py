@@ -64,7 +64,7 @@ def status_view(
     stack = open_stack(root, profile, env)
     reports = deployed_reports(stack)
     if reports is None:
-        reports = status_reports(stack)
+        reports = status_reports(stack, env.check_inside)
     masked = access_urls(stack, show_secrets=False)
     access = access_urls(stack, show_secrets=True) if show_secrets else masked
     secrets = tuple(v for c, url in masked.items() for v in stack.catalog[c].secrets if v in url)
