@@ -22,6 +22,7 @@ import contextlib
 import fcntl
 import functools
 import os
+import secrets
 import shutil
 import statistics
 import subprocess
@@ -45,6 +46,7 @@ SIZE_STACK, CODE_STACK = "benchimg", "benchcode"
 API_PORT = 28100
 PROD = ["docker", "compose", "-f", "compose.yaml", "-f", "compose.prod.yaml"]
 DOWN = ["down", "--volumes", "--timeout", "5"]
+RUN_ID = secrets.token_hex(4)
 ROUTE = '\n\n@app.get("/bench-rev")\ndef bench_rev() -> dict:\n    return {{"rev": "{rev}"}}\n'
 
 
@@ -125,7 +127,10 @@ def sizes(root: Path) -> dict[str, float]:
 
 
 def change_code(main: Path, original: str, rev: str) -> None:
-    """A code-only change: one route added to the app, answering ``rev``."""
+    """A code-only change: one route added to the app, answering ``rev``.
+
+    Callers put RUN_ID into ``rev``: no build cache of an earlier bench run can match it.
+    """
     main.write_text(original + ROUTE.format(rev=rev))
 
 
@@ -147,7 +152,7 @@ def serves(rev: str, timeout: float = 120.0) -> float:
 def dev_reload(root: Path, exe: str, runs: int) -> list[float]:
     """Seconds from a code change to the dev API (uvicorn --reload) serving it."""
     timed([exe, "-C", str(root), "up", "--timeout", "600"], root)
-    seconds = [rebuilt(root, [], f"dev-{run}") for run in range(runs)]
+    seconds = [rebuilt(root, [], f"dev-{run}-{RUN_ID}") for run in range(runs)]
     timed(["docker", "compose", *DOWN], root)
     return seconds
 
@@ -171,8 +176,8 @@ def prod_rebuild(root: Path, exe: str, runs: int) -> tuple[list[float], list[flo
     timed([*PROD, "up", "-d", "--build", "--wait", "--wait-timeout", "300"], root)
     compose = [[*PROD, "build", "api"], [*PROD, "up", "-d", "api"]]
     ours = [[exe, "-C", str(root), "up", "-p", "prod", "--build", "--service", "api"]]
-    by_compose = [rebuilt(root, compose, f"compose-{run}") for run in range(runs)]
-    by_mlstack = [rebuilt(root, ours, f"mlstack-{run}") for run in range(runs)]
+    by_compose = [rebuilt(root, compose, f"compose-{run}-{RUN_ID}") for run in range(runs)]
+    by_mlstack = [rebuilt(root, ours, f"mlstack-{run}-{RUN_ID}") for run in range(runs)]
     timed([*PROD, *DOWN], root)
     return by_compose, by_mlstack
 
@@ -183,7 +188,7 @@ def naive_rebuild(root: Path, runs: int) -> list[float]:
     original, env = main.read_text(), naive_env(root / "api")
     seconds = []
     for run in range(runs):
-        change_code(main, original, f"naive-{run}")
+        change_code(main, original, f"naive-{run}-{RUN_ID}")
         seconds.append(timed([*NAIVE_COMPOSE, "build", "slim"], root, env))
     main.write_text(original)
     return seconds
