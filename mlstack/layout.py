@@ -9,6 +9,7 @@ BASE, DEV, PROD = "compose.yaml", "compose.override.yaml", "compose.prod.yaml"
 ENV_FILE = ".env"
 GPU_FILE = "compose.gpu.yaml"  # the GPU reservations: applied only on hosts with a usable GPU
 LOCAL_FILE = "mlstack.local.yaml"  # this machine's settings (git-ignored)
+LOCAL_COMPOSE = "compose.local.yaml"  # written by `up` from LOCAL_FILE: devices, images (ignored)
 ENV_EXAMPLE = ".env.example"
 STATE_DIR = ".mlstack"
 MANIFEST = f"{STATE_DIR}/manifest.json"

@@ -356,7 +356,7 @@ IMAGES = {
                 "api": [IMAGES["python"]] * 2,
                 "jupyter": [IMAGES["jupyter-gpu"]],  # compose.gpu.yaml's build arg
                 "mlflow": [IMAGES["mlflow"]],
-                "trainer": [IMAGES["cuda"]],
+                "trainer": [IMAGES["python"], IMAGES["cuda"]],  # targets cpu and gpu
             },
             id="gpu",
         ),

@@ -230,3 +230,15 @@ def test_torch_wheel_index(cuda: str | None, variant: str) -> None:
 def test_torch_wheel_index_rejects_versions_without_a_wheel(cuda: str) -> None:
     with pytest.raises(ValueError, match="no PyTorch wheel"):
         torch_wheel_index(cuda)
+
+
+def test_a_real_h100_host_agrees_with_its_header() -> None:
+    """Captured on a real H100 (driver 580.159.04, nvidia-smi's header: CUDA 13.0)."""
+    (gpu,) = parse_nvidia_smi_csv((RECORDED / "nvidia-smi-query-h100-580-real.csv").read_text())
+    assert (gpu.index, gpu.name, gpu.memory_mib) == (0, "NVIDIA H100 80GB HBM3", 81559)
+    assert gpu.driver_version == "580.159.04" and gpu.uuid.startswith("GPU-")
+    header_cuda = parse_smi_header_cuda((RECORDED / "nvidia-smi-h100-580-real.txt").read_text())
+    assert header_cuda == "13.0"
+    assert check_driver(gpu.driver_version, header_cuda).status == "native"
+    assert check_driver(gpu.driver_version, "12.8.1").status == "native"  # older CUDA: fine
+    assert newest_native_cuda(gpu.driver_version).startswith("13.0")

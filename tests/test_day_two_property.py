@@ -1,6 +1,7 @@
 """Property (issue 11): random hand edits and random spec changes, rendered; derandomized.
 
-Every non-conflicting edit is still there after the render, every conflict is reported, no file
+Every non-conflicting edit (a key or line added, a value changed, a key removed) is still
+there after the render, every conflict is reported, no file
 is lost or torn (each YAML file parses), and a second render changes nothing.
 """
 
@@ -19,8 +20,30 @@ from mlstack.render.generate import render_project
 pytestmark = pytest.mark.usefixtures("cpu_only_host")
 
 CASES = 12
+Removed = list[tuple[str, tuple[str, ...]]]
 YAML_FILES = ("compose.yaml", "compose.override.yaml", "compose.prod.yaml")
 TEXT_FILES = ("api/Dockerfile", "api/requirements.txt", "api/.dockerignore")
+TMPFS = "    tmpfs:\n      - /tmp\n"
+HARDENED = (
+    "    cap_drop:\n      - ALL\n    security_opt:\n      - no-new-privileges:true\n    ports:\n"
+)
+# Keys the user deletes that no spec change touches: (file, key path, text, what is left).
+REMOVALS = (
+    ("compose.yaml", ("api", "healthcheck", "start_period"), "      start_period: 30s\n", ""),
+    ("compose.yaml", ("api", "environment", "LOG_LEVEL"), "      LOG_LEVEL: info\n", ""),
+    (
+        "compose.override.yaml",
+        ("api", "environment"),
+        "    environment:\n      LOG_LEVEL: debug\n",
+        "",
+    ),
+    (
+        "compose.prod.yaml",
+        ("api", "tmpfs"),  # the api's: the only prod service with ports
+        TMPFS + HARDENED,
+        HARDENED,
+    ),
+)
 SPEC_CHANGES = {
     "image": ("gpu:", "images:\n  redis: redis:8.12-alpine\ngpu:"),
     "python": ("python: '3.12'", "python: '3.11'"),
@@ -28,9 +51,10 @@ SPEC_CHANGES = {
 }
 
 
-def _user_edits(root: Path, rng: random.Random) -> tuple[list[tuple[str, str]], bool]:
-    """Apply random edits; the (file, text) each must keep, and whether redis's image changed."""
-    kept = []
+def _user_edits(root: Path, rng: random.Random) -> tuple[list[tuple[str, str]], Removed, bool]:
+    """Apply random edits: the (file, text) each must keep, the (file, key path) each removed,
+    and whether redis's image changed."""
+    kept, removed = [], []
     for n, path in enumerate(rng.sample(YAML_FILES, rng.randint(0, 3))):
         file = root / path
         line = f"    labels:  # mine {n}\n      owner: team{n}\n"
@@ -41,11 +65,16 @@ def _user_edits(root: Path, rng: random.Random) -> tuple[list[tuple[str, str]], 
         with (root / path).open("a") as handle:
             handle.write(line)
         kept.append((path, line))
+    for path, keys, text, left in rng.sample(REMOVALS, rng.randint(0, len(REMOVALS))):
+        file = root / path
+        assert file.read_text().count(text) == 1, (path, text)
+        file.write_text(file.read_text().replace(text, left))
+        removed.append((path, keys))
     pinned = rng.random() < 0.5
     if pinned:
         file = root / "compose.yaml"
         file.write_text(file.read_text().replace("redis:8.10-alpine", "redis:8.8-alpine"))
-    return kept, pinned
+    return kept, removed, pinned
 
 
 def _spec_changes(root: Path, rng: random.Random) -> set[str]:
@@ -70,7 +99,7 @@ def test_random_edits_and_spec_changes(
 ) -> None:
     rng = random.Random(seed)
     root = make_stack(tmp_path, "--with", "api,jupyter,redis")
-    kept, pinned = _user_edits(root, rng)
+    kept, removed, pinned = _user_edits(root, rng)
     changes = _spec_changes(root, rng)
     conflicts, _ = _render(root)
     expected = ["compose.yaml: services.redis.image"] if pinned and "image" in changes else []
@@ -79,6 +108,12 @@ def test_random_edits_and_spec_changes(
         assert text in (root / path).read_text(), (seed, path, text)
     for path in YAML_FILES:
         YAML(typ="safe").load((root / path).read_text())  # not torn
+    for path, keys in removed:  # a key the user deleted stays deleted
+        *parents, last = keys
+        node = YAML(typ="safe").load((root / path).read_text())["services"]
+        for key in parents:
+            node = node[key]
+        assert last not in node, (seed, path, keys)
     assert (root / "api" / "Dockerfile").exists() and not list(root.rglob("*.bak"))
     before = tree_state(root)
     again, result = _render(root)

@@ -34,6 +34,8 @@ IDS = [
     "disk",
     "files",
     "allow",
+    "secrets",  # services.<name>.secrets the user fills (issue 11)
+    "env",  # .env keys nothing reads (issue 11)
 ]
 
 

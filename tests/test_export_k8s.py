@@ -26,7 +26,14 @@ STACKS = {
     ),
     "mlflow-sqlite": ("--with", "api,mlflow,redis", "--gpu", "none"),
     "mlflow-postgres": ("--with", "mlflow,postgres", "--gpu", "none"),
+    "day-two": ("--with", "api,redis", "--gpu", "none"),
 }  # fmt: skip
+# services.<name> settings (issue 11): appended to the stack's mlstack.yaml before the export
+SETTINGS = {
+    "day-two": "services:\n  api:\n    env: {APP_MODE: demo}\n"
+    "    secrets: [APP_SIGNING_KEY, {name: HF_TOKEN, from: user}]\n"
+    "    ports: [9001]\n    resources: {cpus: 1, memory: 2g}\n"
+}
 VERSIONS = ("1.29.0", "1.37.0")
 WORKLOADS = ("Deployment", "StatefulSet", "Job")
 
@@ -41,6 +48,8 @@ def exported(tmp_path_factory, make_stack, cli) -> dict[str, Path]:
     roots = {}
     for name, flags in STACKS.items():
         root = make_stack(tmp_path_factory.mktemp(name), "--name", name, *REGISTRY, *flags)
+        with (root / "mlstack.yaml").open("a") as handle:
+            handle.write(SETTINGS.get(name, ""))
         result = cli("-C", root, "export", "k8s")
         assert result.exit_code == 0, result.output
         roots[name] = root

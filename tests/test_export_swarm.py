@@ -26,6 +26,13 @@ STACKS = {
     "per-service-gpus": ("--with", FULL, "--gpu", "none", "--gpu", "trainer=2"),
     "mlflow-sqlite": ("--with", "api,mlflow,redis", "--gpu", "none"),
     "mlflow-postgres": ("--with", "mlflow,postgres", "--gpu", "none"),
+    "day-two": ("--with", "api,redis", "--gpu", "none"),
+}
+# services.<name> settings (issue 11): appended to the stack's mlstack.yaml before the export
+SETTINGS = {
+    "day-two": "services:\n  api:\n    env: {APP_MODE: demo}\n"
+    "    secrets: [APP_SIGNING_KEY, {name: HF_TOKEN, from: user}]\n"
+    "    ports: [9001]\n    resources: {cpus: 1, memory: 2g}\n"
 }
 
 
@@ -39,6 +46,8 @@ def exported(tmp_path_factory, make_stack, cli) -> dict[tuple[str, str], Path]:
     out = {}
     for name, flags in STACKS.items():
         root = make_stack(tmp_path_factory.mktemp(name), "--name", name, *flags)
+        with (root / "mlstack.yaml").open("a") as handle:
+            handle.write(SETTINGS.get(name, ""))
         for profile in ("dev", "prod"):
             folder = root / "deploy" / profile
             result = cli("-C", root, "export", "swarm", "--profile", profile, "--out", folder)

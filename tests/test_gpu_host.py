@@ -97,12 +97,13 @@ def local_stack(tmp_path: Any, make_stack: Any, local: str | None) -> Any:
 
 def test_local_gpu_mode_wins_over_the_committed_one(tmp_path: Any, make_stack: Any) -> None:
     from mlstack.render.generate import render_project
+    from mlstack.spec.catalog import load_catalog
     from mlstack.spec.local import with_local
 
     root = local_stack(tmp_path, make_stack, "gpu:\n  mode: optional\n")
     committed = render_project(root).spec
     assert committed.gpu_mode == "required"
-    assert with_local(committed, root).gpu_mode == "optional"
+    assert with_local(committed, root, load_catalog()).gpu_mode == "optional"
     # never rendered into a committed file, never drift, and git-ignored
     assert render_project(root, dry_run=True).drift == []
     for path in root.rglob("*"):
@@ -127,9 +128,16 @@ def test_doctor_reads_the_local_mode(tmp_path: Any, make_stack: Any) -> None:
 @pytest.mark.parametrize(
     ("text", "field"),
     [
-        ("ports: {api: 1}\n", "ports"),
+        ("ports: {api: 0}\n", "ports.api"),
+        ("ports: {api: 8080.0}\n", "ports.api"),
+        ("ports: {qdrant: 6333}\n", "ports.qdrant"),  # not in this stack
         ("gpu: {mode: maybe}\n", "gpu.mode"),
-        ("gpu: {devices: all}\n", "gpu"),
+        ("gpu: {devices: [0, 0]}\n", "gpu.devices"),
+        ("gpu: {devices: sometimes}\n", "gpu.devices"),
+        ("name: My Stack\n", "name"),
+        ("images: {nosuchslot: a/b:1}\n", "images.nosuchslot"),
+        ("images: {redis: 'a b'}\n", "images.redis"),
+        ("colour: blue\n", "(top level)"),
         ("- gpu\n", ""),
     ],
 )
@@ -137,11 +145,14 @@ def test_a_bad_local_file_names_the_field(
     tmp_path: Any, make_stack: Any, text: str, field: str
 ) -> None:
     from mlstack.errors import InputError
-    from mlstack.spec.local import load_local
+    from mlstack.render.generate import render_project
+    from mlstack.run.validate import validate_project
 
     root = local_stack(tmp_path, make_stack, text)
     with pytest.raises(InputError) as caught:
-        load_local(root)
+        validate_project(root)
+    with pytest.raises(InputError):
+        render_project(root, dry_run=True)
     assert (caught.value.source, caught.value.field) == ("mlstack.local.yaml", field)
     assert caught.value.exit_code == 2
 

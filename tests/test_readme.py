@@ -49,6 +49,8 @@ def test_the_mlstack_yaml_example_renders(tmp_path: Path, cli: Any) -> None:
     trainer = compose["services"]["trainer"]
     assert trainer["ipc"] == "host" and trainer["environment"]["NCCL_DEBUG"] == "INFO"
     assert compose["services"]["redis"]["image"] == "registry.example.com/redis:8.10-alpine"
+    api = compose["services"]["api"]["environment"]  # services.api.env and .secrets (issue 11)
+    assert api["APP_MODE"] == "demo" and api["HF_TOKEN"].startswith("${HF_TOKEN?")
     assert "PIP_INDEX_CREDENTIALS=" in (tmp_path / ".env.example").read_text()
     assert compose["secrets"] == {  # the CA and the index credential reach builds as secrets
         "pip_ca": {"file": "/etc/ssl/certs/corp-ca.pem"},

@@ -178,16 +178,30 @@ def up(
     build: bool = typer.Option(False, help="Rebuild the images mlstack builds."),
     timeout: float = typer.Option(300, help="Seconds to wait for every service to be healthy."),
     service: list[str] = typer.Option([], help="Only this service (repeatable) and its deps."),
+    free_ports: bool = typer.Option(
+        False, help="Ports or project in use here: pick free ones (mlstack.local.yaml)."
+    ),
 ) -> None:
     """Start the stack and prove every service healthy.
 
     Or say which service is not, and why.
     """
-    from mlstack.cli.up_view import UpView
+    from mlstack.cli.up_view import UpView, offer_free_ports, show_claimed
+    from mlstack.errors import PreflightError
+    from mlstack.run.free_ports import claim
     from mlstack.run.operate import up as run_up
 
-    with UpView() as view:
-        run_up(STATE["dir"], profile, build, timeout, service, on_event=view)
+    if free_ports:
+        show_claimed(claim(STATE["dir"], profile))
+    try:
+        with UpView() as view:
+            run_up(STATE["dir"], profile, build, timeout, service, on_event=view)
+    except PreflightError as error:  # in a terminal, a clash offers what --free-ports does
+        if free_ports or not offer_free_ports(error):
+            raise
+        show_claimed(claim(STATE["dir"], profile))
+        with UpView() as view:
+            run_up(STATE["dir"], profile, build, timeout, service, on_event=view)
 
 
 @command()

@@ -9,6 +9,7 @@ import typer
 
 from mlstack.cli.app import DRY_RUN, DRY_RUN_DONE, STATE, _print_steps, command
 from mlstack.errors import ExitCode
+from mlstack.spec.stack_spec import StackSpec
 
 
 def add(
@@ -24,6 +25,7 @@ def add(
         nothing = "; nothing changed" if not result.steps else ""
         typer.echo(f"already in the stack: {', '.join(result.already)}{nothing}")
     _print_steps(result.steps, verbose=dry_run, notes=result.notes)
+    _print_unused(result.spec)
     if dry_run:
         typer.echo(DRY_RUN_DONE)
 
@@ -38,6 +40,7 @@ def remove(
 
     result = change_components(STATE["dir"], remove=names, force=force, dry_run=dry_run)
     _print_steps(result.steps, verbose=dry_run, notes=result.notes)
+    _print_unused(result.spec)
     if dry_run:
         typer.echo(DRY_RUN_DONE)
 
@@ -69,12 +72,25 @@ def render(
         typer.echo("no drift: the files match mlstack.yaml")
         return
     _print_steps(result.steps, verbose=dry_run, notes=result.notes)
+    _print_unused(result.spec)
     if dry_run:
         from mlstack.cli.diff_view import print_conflicts, print_diff
 
         print_diff(result.steps)
         print_conflicts(result.steps)
         typer.echo(DRY_RUN_DONE)
+
+
+def _print_unused(spec: StackSpec) -> None:
+    """A note on .env keys nothing reads: render never removes a key, the user may."""
+    from mlstack.render.env_usage import unused_in_project
+
+    unused = unused_in_project(STATE["dir"], spec)
+    if unused:
+        typer.echo(
+            f"note: .env keys no service uses: {', '.join(unused)} "
+            "(kept; delete their lines if nothing else of yours reads them)"
+        )
 
 
 def register() -> None:

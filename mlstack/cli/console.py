@@ -145,9 +145,9 @@ def print_status(view: StatusView) -> None:
         err.print(f"{title}: {view.note}", markup=False)
         return
     out.print(health_table(view.reports, title))
-    if view.access:
+    if view.access or view.ports:
         out.print("get in:")
-        for service, url in view.access.items():
+        for service, url in [*view.access.items(), *view.ports.items()]:  # + extra ports
             out.print(f"  {service:<10} {url}", markup=False, soft_wrap=True)
     if view.gpu is not None and view.gpu.services:
         out.print(gpu_line(view.gpu), markup=False, soft_wrap=True)

@@ -58,3 +58,40 @@ class UpView:
         if self.progress:
             self.progress.__exit__(None, None, None)
             self.progress = None
+
+
+def show_claimed(claimed: Any) -> None:
+    """What ``--free-ports`` moved this checkout to (written to mlstack.local.yaml)."""
+    if not claimed:
+        console.say("free ports: nothing of this stack is in use here; nothing changed")
+        return
+    if claimed.name:
+        console.say(f"free ports: compose project {claimed.name} (the committed one is in use)")
+    for service, (old, new) in claimed.ports.items():
+        console.say(f"free ports: {service} {old} -> {new} (in use)")
+    console.say("  written to mlstack.local.yaml (this machine only) and .env")
+
+
+CLASHES = ("project", "ports")  # the preflight checks --free-ports can fix
+
+
+def offer_free_ports(error: Any) -> bool:
+    """In a terminal, when only a clash stopped ``up``: show it and ask to pick free ones.
+
+    Without a terminal (a script, CI) nothing is asked: the error stands, with its fix.
+    """
+    import sys
+
+    import typer
+
+    failed = list(error.failed)
+    if not failed or any(c.id not in CLASHES for c in failed):
+        return False
+    if not (sys.stdin.isatty() and sys.stdout.isatty()):
+        return False
+    for check in failed:
+        console.say(f"{check.id}: {check.found}")
+    return typer.confirm(
+        "Pick free ports and a project name of this checkout's own (mlstack.local.yaml)?",
+        default=True,
+    )

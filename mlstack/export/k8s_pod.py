@@ -64,8 +64,8 @@ def container(svc: ExportService, options: PodOptions) -> dict[str, Any]:
     spec: dict[str, Any] = {"name": svc.name, "image": svc.image}
     if svc.command:
         spec["args"] = [k8s_text(word) for word in svc.command]
-    if svc.port:
-        spec["ports"] = [{"name": "service", "containerPort": svc.port}]
+    if svc.container_ports:
+        spec["ports"] = [{"name": n, "containerPort": port} for n, port in svc.container_ports]
     env = env_list(svc, secret)
     if env:
         spec["env"] = env

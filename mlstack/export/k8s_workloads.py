@@ -81,7 +81,7 @@ def base_objects(
             "spec": _workload_spec(kind, svc, template),
         }
     )
-    if svc.port and not svc.is_job:
+    if svc.container_ports and not svc.is_job:
         objects.append(_service(project, svc, headless=kind == "StatefulSet"))
     return objects
 
@@ -105,7 +105,9 @@ def _workload_spec(kind: str, svc: ExportService, template: dict[str, Any]) -> d
 def _service(project: str, svc: ExportService, headless: bool) -> dict[str, Any]:
     spec: dict[str, Any] = {
         "selector": {NAME_LABEL: svc.name},
-        "ports": [{"name": "service", "port": svc.port, "targetPort": svc.port}],
+        "ports": [
+            {"name": name, "port": port, "targetPort": port} for name, port in svc.container_ports
+        ],
     }
     if headless:
         spec["clusterIP"] = "None"

@@ -17,7 +17,8 @@ from mlstack.export.images import image_for
 from mlstack.export.values import Text, literal, parse_text, seconds
 from mlstack.layout import SPEC_FILE
 from mlstack.render.compose_model import ComposeModel, overlay
-from mlstack.render.envfile import secret_names
+from mlstack.render.envfile import extra_secrets, secret_names
+from mlstack.render.service_settings import settings_of
 from mlstack.spec.catalog import Catalog, Fragment
 from mlstack.spec.gpu_choice import GpuChoice
 from mlstack.spec.stack_spec import StackSpec
@@ -88,6 +89,13 @@ class ExportService:
     restart: str | None
     logging: dict[str, Any] = field(default_factory=dict)
     extra: dict[str, Any] = field(default_factory=dict)
+    extra_ports: tuple[tuple[int, int], ...] = ()  # services.<name>.ports: (container, host)
+
+    @property
+    def container_ports(self) -> tuple[tuple[str, int], ...]:
+        """Every container port, named: the service's own (``service``), then the extra ones."""
+        own = (("service", self.port),) if self.port else ()
+        return own + tuple((f"port-{c}", c) for c, _ in self.extra_ports)
 
     @property
     def is_job(self) -> bool:
@@ -109,7 +117,7 @@ def export_services(
 ) -> list[ExportService]:
     """Every service of the stack for ``profile`` (None: the base alone), in stack order."""
     variant = {"dev": model.dev, "prod": model.prod}.get(profile or "", {"services": {}})
-    secrets = set(secret_names(spec, catalog))
+    secrets = set(secret_names(spec, catalog)) | set(extra_secrets(spec, user=True))
     out = []
     for name in spec.components:
         compose = overlay(model.base["services"][name], variant["services"].get(name, {}))
@@ -162,6 +170,7 @@ def _service(
         restart=compose.get("restart"),
         logging=dict(compose.get("logging", {})),
         extra={k: v for k, v in compose.items() if k not in KNOWN},
+        extra_ports=tuple((p.container, p.host) for p in settings_of(spec, frag.name).ports),
     )
 
 

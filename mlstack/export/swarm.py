@@ -172,14 +172,11 @@ def _service(
     if svc.logging:
         body["logging"] = svc.logging
     body["networks"] = [NETWORK]
-    if svc.frag.publish_in_prod and svc.port and not svc.is_job:
+    if svc.frag.publish_in_prod and svc.container_ports and not svc.is_job:
+        own = [(svc.port, spec.ports[svc.name])] if svc.port else []
         body["ports"] = [
-            {
-                "target": svc.port,
-                "published": spec.ports[svc.name],
-                "protocol": "tcp",
-                "mode": publish,
-            }
+            {"target": target, "published": host, "protocol": "tcp", "mode": publish}
+            for target, host in [*own, *svc.extra_ports]
         ]
     body["deploy"] = _deploy(svc, "ports" in body and publish == "ingress")
     return body, used

@@ -14,8 +14,15 @@ from typing import Any
 
 from mlstack.render.hardening import harden
 from mlstack.render.health_timing import as_gate
+from mlstack.render.service_settings import (
+    extra_ports,
+    over_variant,
+    settings_environment,
+    with_limits,
+)
 from mlstack.spec.catalog import Catalog, Fragment, Rules
 from mlstack.spec.placeholders import fill
+from mlstack.spec.service_settings import wanted
 from mlstack.spec.stack_spec import SIZE, StackSpec, size_in_bytes
 
 NETWORK = "backend"
@@ -94,6 +101,7 @@ def build_compose(spec: StackSpec, catalog: Catalog, dev: Rules, prod: Rules) ->
     for name, service in prod_services.items():
         if "shm_size" in base["services"][name]:
             _room_for_shm(service, spec.shm_size)
+        prod_services[name] = with_limits(service, spec, name)  # the user's, checked vs shm
     return ComposeModel(
         base=base,
         dev={"services": {f.name: _variant(f, spec, dev, f.dev) for f in frags}},
@@ -119,10 +127,13 @@ def gpu_document(spec: StackSpec, catalog: Catalog) -> dict[str, Any]:
         if catalog[name].build and gpu_base:
             slot = f"{catalog[name].image}-gpu"
             service["build"] = {"args": {BASE_ARG: image_ref(spec, catalog, slot)}}
+        elif catalog[name].build in TWO_TARGETS:
+            service["build"] = {"target": "gpu"}
         services[name] = service
     return {"services": services} if services else {}
 
 
+TWO_TARGETS = ("trainer",)  # build templates with a cpu and a gpu target (render/dockerfiles.py)
 BASE_ARG = "BASE_IMAGE"  # the build arg that picks a built image's base (CPU or CUDA)
 
 
@@ -151,7 +162,7 @@ def _environment_mapping(env: Any) -> dict[str, Any]:
 
 def _base_service(frag: Fragment, spec: StackSpec, catalog: Catalog, gate: bool) -> dict[str, Any]:
     """``gate``: another service of the stack waits for this one to be healthy."""
-    present = [n for n in (*frag.requires, *frag.uses) if n in spec.components]
+    present = wanted(frag.name, spec.components, catalog, spec.settings)
     service: dict[str, Any] = _build(frag, spec) if frag.build else {}
     if not frag.build:
         service["image"] = image_ref(spec, catalog, frag.image)
@@ -165,6 +176,7 @@ def _base_service(frag: Fragment, spec: StackSpec, catalog: Catalog, gate: bool)
     env = {
         **_environment_mapping(service.get("environment")),
         **_environment(frag, spec, catalog, present),
+        **settings_environment(spec, frag.name),  # services.<name>.env and .secrets
     }
     if env:
         service["environment"] = env
@@ -233,6 +245,8 @@ def build_secrets(spec: StackSpec) -> dict[str, dict[str, str]]:
 
 def _build(frag: Fragment, spec: StackSpec) -> dict[str, Any]:
     build: dict[str, Any] = {"context": f"./{frag.name}"}
+    if frag.build in TWO_TARGETS and spec.uses_gpu(frag.name):
+        build["target"] = "cpu"  # compose.gpu.yaml picks "gpu" on GPU hosts
     if build_secrets(spec):
         build["secrets"] = list(build_secrets(spec))
     return {"build": build}
@@ -249,4 +263,6 @@ def _variant(frag: Fragment, spec: StackSpec, rules: Rules, own: dict[str, Any])
         address = f"{rules.publish_address}:" if rules.publish_address else ""
         host = f"${{{port_variable(frag.name)}:-{spec.ports[frag.name]}}}"
         service["ports"] = [f"{address}{host}:{frag.port}"]
-    return service
+    if extra_ports(frag, spec, rules):
+        service["ports"] = [*service.get("ports", []), *extra_ports(frag, spec, rules)]
+    return over_variant(service, spec, frag.name)

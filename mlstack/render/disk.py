@@ -132,6 +132,33 @@ def _stage(root: Path, number: int, data: bytes, mode: int, target: str) -> str:
     return name
 
 
+def write_one(root: Path, rel: str, text: str, mode: int = 0o644) -> None:
+    """Write one machine-local file (not in the manifest) whole: never through a link.
+
+    The temp file beside it is created exclusively without following a link (a planted link
+    there fails the write), then renamed over the target (a rename replaces a link itself).
+    """
+    target = contain.checked(root, rel)
+    contain.refuse_link(root, rel)
+    temp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+    created = False
+    try:
+        fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+        created = True
+        try:
+            view = memoryview(text.encode())
+            while view:
+                view = view[os.write(fd, view) :]
+            os.fchmod(fd, mode)
+        finally:
+            os.close(fd)
+        temp.replace(target)
+    except OSError as exc:
+        if created and os.path.lexists(temp):
+            temp.unlink()
+        raise _write_error(exc, root, target) from exc
+
+
 def _write_error(exc: OSError, root: Path, target: Path) -> WriteError:
     return WriteError(
         f"cannot write: {exc.strerror}",

@@ -50,8 +50,11 @@ def dockerfile(template: str, spec: StackSpec, catalog: Catalog) -> str:
     )
 
 
-def requirements(template: str, spec: StackSpec) -> list[str] | None:
-    """The pinned requirements of a built component (None: it has no requirements file)."""
+def requirements(template: str, spec: StackSpec, cpu: bool = False) -> list[str] | None:
+    """The pinned requirements of a built component (None: it has no requirements file).
+
+    ``cpu``: a GPU trainer's CPU variant (torch from the CPU wheel index), for CPU hosts.
+    """
     clients = [PINS[c] for c in ("postgres", "redis", "mlflow") if c in spec.components]
     clients += spec.packages.get(template, ())  # services.<name>.packages, as the user wrote them
     if template == "api":
@@ -61,7 +64,7 @@ def requirements(template: str, spec: StackSpec) -> list[str] | None:
     if template == "trainer":
         from mlstack.machine.cuda import torch_index_url, torch_wheel_index
 
-        cuda = spec.cuda if spec.uses_gpu("trainer") else None
+        cuda = spec.cuda if spec.uses_gpu("trainer") and not cpu else None
         variant = torch_wheel_index(cuda) if cuda else "cpu"
         # the local version (+cu128, +cpu) is only on PyTorch's index, never PyPI's build
         torch = f"torch=={TORCH[variant]}+{variant}"
@@ -226,30 +229,57 @@ def _mlflow(spec: StackSpec, catalog: Catalog) -> str:
 
 
 def _trainer(spec: StackSpec, catalog: Catalog) -> str:
-    gpu = spec.uses_gpu("trainer")
-    base = image_ref(spec, catalog, "cuda" if gpu else "python")
-    python = []
-    if gpu:  # nvidia/cuda images have no Python: Ubuntu's, pinned to its minor release
-        from mlstack.machine.cuda import image_python
+    """Python slim and CPU torch; a GPU trainer adds a ``gpu`` target (CUDA base and wheels).
 
-        py = image_python(spec.cuda)  # mlstack.yaml's python must match (spec checks it)
-        python = [
+    One Dockerfile, two targets: compose.yaml builds ``cpu`` (any host can build and run it),
+    compose.gpu.yaml, applied on GPU hosts only, builds ``gpu``.
+    """
+    gpu_too = spec.uses_gpu("trainer")
+    cpu = _trainer_stage(
+        spec,
+        f"FROM {image_ref(spec, catalog, 'python')}" + (f" AS {CPU_TARGET}" if gpu_too else ""),
+        ["RUN python -m venv /opt/venv"],
+        CPU_REQUIREMENTS if gpu_too else "requirements.txt",
+    )
+    if not gpu_too:
+        return _lines("# Training job on Python slim (no GPU).", cpu)
+    from mlstack.machine.cuda import image_python
+
+    py = image_python(spec.cuda)  # nvidia/cuda has no Python: Ubuntu's, pinned to its minor
+    gpu = _trainer_stage(
+        spec,
+        f"FROM {image_ref(spec, catalog, 'cuda')} AS {GPU_TARGET}",
+        [
             "ENV DEBIAN_FRONTEND=noninteractive",
             "RUN apt-get update \\\n"
             "    && apt-get install -y --no-install-recommends \\\n"
             f"       python3={py}.* python3-venv={py}.* \\\n"
             "    && rm -rf /var/lib/apt/lists/*",
             "RUN python3 -m venv /opt/venv",
-        ]
-    else:
-        python = ["RUN python -m venv /opt/venv"]
+        ],
+        "requirements.txt",
+    )
     return _lines(
-        f"# Training job on {'a pinned nvidia/cuda base' if gpu else 'Python slim (no GPU)'}.",
-        f"FROM {base}",
+        f"# Training job. Target {CPU_TARGET}: Python slim, torch from the CPU wheel index",
+        f"# (CPU hosts). Target {GPU_TARGET}: pinned nvidia/cuda, CUDA wheels (compose.gpu.yaml).",
+        cpu,
+        "",
+        gpu,
+    )
+
+
+CPU_TARGET, GPU_TARGET = "cpu", "gpu"
+CPU_REQUIREMENTS = "requirements-cpu.txt"  # a GPU trainer's CPU variant
+
+
+def _trainer_stage(spec: StackSpec, start: str, python: list[str], reqs: str) -> str:
+    """One trainer stage: its base, a venv, the requirements, the non-root user and the code."""
+    return _lines(
+        start,
         "ENV PIP_DISABLE_PIP_VERSION_CHECK=1 PYTHONUNBUFFERED=1 PATH=/opt/venv/bin:$PATH",
         *python,
         *apt_install(spec, "trainer"),
-        "COPY requirements.txt /tmp/requirements.txt",
+        f"COPY {reqs} /tmp/requirements.txt",
         _pip(spec, "/opt/venv/bin/pip", "-r /tmp/requirements.txt"),
         _user("trainer"),
         "RUN mkdir -p /data /checkpoints /outputs \\\n"
@@ -258,4 +288,4 @@ def _trainer(spec: StackSpec, catalog: Catalog) -> str:
         "COPY src /app/src",
         "USER trainer",
         'CMD ["python", "-m", "src.train"]',
-    )
+    ).rstrip("\n")

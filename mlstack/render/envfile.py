@@ -8,6 +8,7 @@ from pathlib import Path
 from mlstack.errors import InputError
 from mlstack.layout import ENV_FILE
 from mlstack.render.compose_model import port_variable
+from mlstack.render.service_settings import extra_port_variable, settings_of
 from mlstack.spec import contain
 from mlstack.spec.catalog import Catalog
 from mlstack.spec.limits import MAX_FILE_BYTES
@@ -21,8 +22,16 @@ ENV_HEADER = (
 
 
 def secret_names(spec: StackSpec, catalog: Catalog) -> list[str]:
-    """The secrets the stack's components declare, in stack order."""
-    return [name for c in spec.components for name in catalog[c].secrets]
+    """The secrets mlstack generates: the components' own, then mlstack.yaml's random ones."""
+    own = [name for c in spec.components for name in catalog[c].secrets]
+    return list(dict.fromkeys([*own, *extra_secrets(spec, user=False)]))
+
+
+def extra_secrets(spec: StackSpec, user: bool) -> list[str]:
+    """``services.<name>.secrets`` names: the generated ones, or the ones the user fills."""
+    names = [s.name for c in spec.components for s in settings_of(spec, c).secrets]
+    kinds = {s.name: s.user for c in spec.components for s in settings_of(spec, c).secrets}
+    return [name for name in dict.fromkeys(names) if kinds[name] == user]
 
 
 def read_env(root: Path) -> str | None:
@@ -105,6 +114,21 @@ def render_env(current: str | None, values: dict[str, str]) -> str:
     return text + "".join(f"{k}={values[k]}\n" for k in missing if k not in empty)
 
 
+def user_comment(name: str) -> str:
+    """The line above a user-filled secret in ``.env`` and ``.env.example``."""
+    return f"{name}: yours to fill (mlstack.yaml services.*.secrets, from: user); never generated"
+
+
+def with_user_keys(text: str, names: list[str]) -> str:
+    """``.env`` with an empty ``NAME=`` line, and a comment, for each user secret it lacks."""
+    have = parse_env(text)
+    missing = [name for name in names if name not in have]
+    if not missing:
+        return text
+    text = text if text.endswith("\n") or not text else text + "\n"
+    return text + "".join(f"# {user_comment(name)}\n{name}=\n" for name in missing)
+
+
 def _fill_empty(current: str, values: dict[str, str]) -> str:
     """``current`` with each ``KEY=`` (empty) line of ``values``' keys given its value."""
     lines = []
@@ -143,6 +167,8 @@ def set_env_values(current: str | None, values: dict[str, str]) -> str | None:
 def render_env_example(spec: StackSpec, catalog: Catalog) -> str:
     """``.env.example``: the keys a teammate's ``.env`` holds, and the host-port knobs."""
     lines = [f"{name}=" for name in secret_names(spec, catalog)]
+    for name in extra_secrets(spec, user=True):
+        lines += [f"# {user_comment(name)}", f"{name}="]
     if spec.pip_index_credentials:
         lines += [
             "# user:token of the pip index in mlstack.yaml build.pip_index_url (not generated:",
@@ -150,6 +176,11 @@ def render_env_example(spec: StackSpec, catalog: Catalog) -> str:
             f"{spec.pip_index_credentials}=",
         ]
     lines += [f"# {port_variable(c)}={port}" for c, port in spec.ports.items()]
+    lines += [
+        f"# {extra_port_variable(c, p.container)}={p.host}"
+        for c in spec.components
+        for p in settings_of(spec, c).ports
+    ]
     lines.append(f"# COMPOSE_PROJECT_NAME={spec.name}  (mlstack.local.yaml name: sets it)")
     if spec.gpu:
         lines.append(f"# COMPOSE_FILE={GPU_COMPOSE_FILE}  (GPU host, plain docker compose)")

@@ -19,19 +19,13 @@ from mlstack.errors import BusyError, InputError
 from mlstack.layout import MANIFEST, SPEC_FILE
 from mlstack.render.compose_model import ComposeModel, build_compose
 from mlstack.render.disk import apply, snapshot
-from mlstack.render.envfile import (
-    check_env,
-    fill_secrets,
-    parse_env,
-    read_env,
-    secret_names,
-    set_env_values,
-)
 from mlstack.render.journal import TMP, recover
+from mlstack.render.local_env import env_values_for
 from mlstack.render.lock import project_lock
 from mlstack.render.manifest import MAX_BYTES, parse_bases, parse_record, with_manifest
 from mlstack.render.plan import SCAFFOLD, STATE, Action, PlannedFile, Step, plan
 from mlstack.render.reconcile import Merge, known_bases, merge_edited, raise_conflicts
+from mlstack.render.spec_header import SPEC_HEADER
 from mlstack.render.stack_files import stack_files
 from mlstack.render.upgrade import sources, upgrade_notes
 from mlstack.spec import contain
@@ -40,16 +34,6 @@ from mlstack.spec.catalog import USER_STACKS, Catalog, load_catalog, load_rules
 from mlstack.spec.schema import validate
 from mlstack.spec.stack_spec import FIX, StackSpec, spec_from_document
 from mlstack.spec.yamlio import dump, dump_document, load_document, load_file
-
-SPEC_HEADER = (
-    "mlstack.yaml: the source of truth of this stack. Edit it, then run `mlstack render`.\n"
-    "Reference: README.md, section mlstack.yaml.\n"
-    "Per component, under services.<name> (README: Changing your stack):\n"
-    "  packages: [numpy==2.3.0]  pip requirements added to an image mlstack builds\n"
-    "  apt: [libgomp1]           Debian packages for that image (NAME or NAME=VERSION)\n"
-    "  compose: {labels: {team: ml}}  raw compose keys for that service, merged last\n"
-    "Hand edits to generated files are kept too: `mlstack render` merges into them."
-)
 
 
 @dataclass(frozen=True)
@@ -109,11 +93,7 @@ def plan_stack(
     merge = merge or Merge()
     rules = {"dev": load_rules("dev"), "prod": load_rules("prod")}
     model = build_compose(spec, catalog, rules["dev"], rules["prod"])
-    given = dict(given or {})
-    current_env = read_env(root)
-    check_env(current_env or "")
-    current_env = set_env_values(current_env, given)
-    env = {**fill_secrets(secret_names(spec, catalog), parse_env(current_env or "")), **given}
+    current_env, env = env_values_for(root, spec, catalog, given or {})  # + mlstack.local.yaml
     gitignore = contain.read_text(root, ".gitignore")
     files = [
         *([spec_file] if spec_file else []),
@@ -286,11 +266,15 @@ def _load_doc(root: Path, loader: Callable[..., Any]) -> Any:
 
 
 def _drop_stale_choices(doc: Any, removed: set[str]) -> None:
-    """Forget per-component choices (ports, GPU services, allow, services) of removed ones."""
+    """Forget per-component choices (ports, GPU services, allow, services, uses) of removed ones."""
     for section in ("ports", "allow", "services"):
         choices = doc.get(section)
         for name in removed & set(choices if isinstance(choices, dict) else ()):
             del choices[name]
+    for settings in (doc.get("services") or {}).values():  # services.<name>.uses: [removed]
+        uses = settings.get("uses") if isinstance(settings, dict) else None
+        for name in removed & set(uses if isinstance(uses, list) else ()):
+            uses.remove(name)
     services = doc.get("gpu", {}).get("services")
     if isinstance(services, list):
         for name in removed & set(services):

@@ -10,6 +10,7 @@ from mlstack.errors import InputError
 from mlstack.layout import ENV_FILE
 from mlstack.render.compose_model import port_variable
 from mlstack.render.envfile import parse_env
+from mlstack.render.service_settings import extra_port_variable, settings_of
 from mlstack.spec import contain
 from mlstack.spec.catalog import Catalog, load_rules
 from mlstack.spec.stack_spec import StackSpec
@@ -22,6 +23,7 @@ class Published:
     service: str
     address: str  # "" = every interface
     port: int
+    container: int | None = None  # an extra port's container port (None: the service's port)
 
 
 def env_values(root: Path) -> dict[str, str]:
@@ -46,6 +48,18 @@ def published_ports(root: Path, spec: StackSpec, catalog: Catalog, profile: str)
         if frag.port and (rules.publish_address or frag.publish_in_prod):
             port = _host_port(env.get(port_variable(name)), port_variable(name))
             out.append(Published(name, rules.publish_address, port or spec.ports[name]))
+        if rules.publish_address or frag.publish_in_prod:
+            out += _extra(name, spec, env, rules.publish_address)
+    return out
+
+
+def _extra(name: str, spec: StackSpec, env: dict[str, str], address: str) -> list[Published]:
+    """The host ports of a service's ``services.<name>.ports``."""
+    out = []
+    for extra in settings_of(spec, name).ports:
+        variable = extra_port_variable(name, extra.container)
+        port = _host_port(env.get(variable), variable)
+        out.append(Published(name, address, port or extra.host, extra.container))
     return out
 
 

@@ -2,10 +2,25 @@
 
 from __future__ import annotations
 
-from mlstack.layout import BASE, DEV, ENV_EXAMPLE, ENV_FILE, GPU_FILE, LOCAL_FILE, PROD, STATE_DIR
+from mlstack.layout import (
+    BASE,
+    DEV,
+    ENV_EXAMPLE,
+    ENV_FILE,
+    GPU_FILE,
+    LOCAL_COMPOSE,
+    LOCAL_FILE,
+    PROD,
+    STATE_DIR,
+)
 from mlstack.render.compose_model import ComposeModel
-from mlstack.render.dockerfiles import dockerfile, requirements
-from mlstack.render.envfile import render_env, render_env_example
+from mlstack.render.dockerfiles import CPU_REQUIREMENTS, dockerfile, requirements
+from mlstack.render.envfile import (
+    extra_secrets,
+    render_env,
+    render_env_example,
+    with_user_keys,
+)
 from mlstack.render.plan import BLOCK, GENERATED, SCAFFOLD, SECRETS, PlannedFile, with_block
 from mlstack.resources import template
 from mlstack.spec.catalog import Catalog
@@ -43,6 +58,7 @@ DOCKERIGNORE = [
 GITIGNORE = [
     ".env",
     LOCAL_FILE,
+    LOCAL_COMPOSE,
     "*.bak",
     "__pycache__/",
     f"{STATE_DIR}/tmp/",
@@ -73,7 +89,8 @@ def stack_files(
     ]
     if model.gpu:
         files.append(PlannedFile(GPU_FILE, dump(model.gpu, f"{HEADERS[GPU_FILE]}\n{REGEN}")))
-    files.append(PlannedFile(ENV_FILE, render_env(current_env, env), SECRETS, 0o600))
+    dotenv = with_user_keys(render_env(current_env, env), extra_secrets(spec, user=True))
+    files.append(PlannedFile(ENV_FILE, dotenv, SECRETS, 0o600))
     files.append(
         PlannedFile(
             ENV_EXAMPLE,
@@ -117,6 +134,9 @@ def _component_files(build: str | None, spec: StackSpec, catalog: Catalog) -> li
         ]
     elif build == "trainer":
         files.append(PlannedFile("trainer/src/train.py", template("trainer_train.py"), SCAFFOLD))
+        if spec.uses_gpu("trainer"):  # the cpu target's torch (CPU wheel index)
+            cpu = regen + "\n".join(requirements(build, spec, cpu=True) or []) + "\n"
+            files.append(PlannedFile(f"{build}/{CPU_REQUIREMENTS}", cpu))
     elif build == "jupyter":
         files.append(
             PlannedFile(

@@ -40,7 +40,19 @@ def access_urls(stack: Stack, show_secrets: bool) -> dict[str, str]:
     urls = {}
     for item in published_ports(stack.root, stack.spec, stack.catalog, stack.profile):
         frag = stack.catalog[item.service]
-        if frag.url:
+        if frag.url and item.container is None:  # an extra port (services.<name>.ports): no URL
             url = fill(frag.url, {"port": item.port})
             urls[item.service] = with_credential(url, frag, env if show_secrets else None)
     return urls
+
+
+def extra_addresses(stack: Stack) -> dict[str, str]:
+    """Each extra published port (``services.<name>.ports``): ``api:9001`` -> ``127.0.0.1:19001``.
+
+    An address, not a URL: what speaks on a console port is the service's business.
+    """
+    return {
+        f"{item.service}:{item.container}": f"{item.address or '127.0.0.1'}:{item.port}"
+        for item in published_ports(stack.root, stack.spec, stack.catalog, stack.profile)
+        if item.container is not None
+    }

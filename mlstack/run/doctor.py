@@ -26,6 +26,7 @@ from mlstack.run.checks import (
     held_by_stack,
     images_of,
 )
+from mlstack.run.env_checks import check_unused_env, check_user_secrets
 from mlstack.run.environment import REAL, Environment, StackEngine
 from mlstack.run.gpu_host import host_checks
 from mlstack.spec.catalog import load_catalog
@@ -41,14 +42,15 @@ def run_doctor(root: Path, profile: Profile = Profile.DEV, env: Environment = RE
     try:
         catalog = load_catalog(root)
         result = render_project(root, dry_run=True)
-        with_local(result.spec, root)  # a bad mlstack.local.yaml is reported like the spec
+        with_local(result.spec, root, catalog)  # a bad mlstack.local.yaml is reported like the spec
     except MlstackError as exc:
         return (
             checks
             + [Check(i, OK, NOT_CHECKED) for i in SPEC_CHECKS]
             + [check_files(None, exc), Check("allow", OK, NOT_CHECKED)]
+            + [Check("secrets", OK, NOT_CHECKED), Check("env", OK, NOT_CHECKED)]
         )
-    spec, scan = with_local(result.spec, root), env.scan_gpus()
+    spec, scan = with_local(result.spec, root, catalog), env.scan_gpus()
     ports = published_ports(root, spec, catalog, profile)
     states, container_on = {}, _no_container
     if engine is not None and info is not None and version is not None:
@@ -67,6 +69,8 @@ def run_doctor(root: Path, profile: Profile = Profile.DEV, env: Environment = RE
         check_disk(info.docker_root_dir if info else None, missing),
         _files(result),
         check_allow(spec),
+        check_user_secrets(root, spec),
+        check_unused_env(root, spec),
     ]
 
 

@@ -14,9 +14,9 @@ from mlstack.run.checks import FAIL, OK, Check
 from mlstack.run.records import ServiceState
 
 FIX = (
-    "give this checkout a compose project and ports of its own: in its .env (machine-local, "
-    "see .env.example) set COMPOSE_PROJECT_NAME=<another name> and the *_HOST_PORT lines of "
-    "the ports the other checkout holds"
+    "give this checkout a compose project and ports of its own: `mlstack up --free-ports` "
+    "picks free ones and writes them to mlstack.local.yaml (this machine only); or set "
+    "COMPOSE_PROJECT_NAME and the *_HOST_PORT lines of the other checkout's ports in .env"
 )
 
 

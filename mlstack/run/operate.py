@@ -22,6 +22,7 @@ from mlstack.run.events import OnEvent
 from mlstack.run.gpu_host import GpuDecision, decide, host_checks
 from mlstack.run.health import wait_for
 from mlstack.run.hints import hints_for
+from mlstack.run.local_compose import machine_files
 from mlstack.run.preflight import images_to_get, preflight
 from mlstack.run.probes import Probe
 from mlstack.run.records import LogOptions, ServiceReport, ServiceState
@@ -37,6 +38,8 @@ def probes_and_urls(stack: Stack) -> tuple[dict[str, Probe], dict[str, str]]:
     secrets = parse_env(contain.read_text(stack.root, ENV_FILE) or "")
     probes, urls = {}, {}
     for item in published_ports(stack.root, stack.spec, stack.catalog, stack.profile):
+        if item.container is not None:  # an extra port (services.<name>.ports): not probed
+            continue
         frag = stack.catalog[item.service]
         host = item.address or "127.0.0.1"
         kind = frag.probe.get("kind", "tcp")
@@ -78,8 +81,9 @@ def up(
             on_event(events.CheckWarning(check))
     if gpu.services:
         on_event(events.GpuDecided(gpu))
-    if gpu.compose_files:
-        stack.engine.add_files(gpu.compose_files)
+    files = machine_files(stack, gpu.compose_files)  # compose.gpu.yaml, compose.local.yaml
+    if files:
+        stack.engine.add_files(files)
     _get_images(stack, targets, build, on_event)
     return _start_and_wait(stack, targets, timeout, on_event, env)
 

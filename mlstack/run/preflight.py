@@ -19,6 +19,7 @@ from mlstack.run.checks import (
     held_by_stack,
     images_of,
 )
+from mlstack.run.env_checks import check_user_secrets, user_secrets
 from mlstack.run.gpu_host import GpuDecision, decide, host_checks
 from mlstack.run.neighbours import check_project
 from mlstack.run.records import ServiceState
@@ -60,6 +61,8 @@ def preflight(
     checks.append(check_project(stack.root, states))
     own = held_by_stack(ports, states)
     checks.append(check_ports(ports, own, stack.engine.container_on_port))
+    if user_secrets(stack.spec, services):  # services.<name>.secrets the user fills
+        checks.append(check_user_secrets(stack.root, stack.spec, services))
     decision = decide(stack.spec, [])
     if any(stack.spec.uses_gpu(s) for s in services):
         decision, gpu = host_checks(stack.spec, info, scan_gpus())
@@ -74,7 +77,7 @@ def images_to_get(stack: Stack, services: list[str], build: bool) -> tuple[list[
     to_build, to_pull = [], []
     for service, image in images_of(stack.spec, stack.catalog, services).items():
         if image == "build":
-            if build or not stack.engine.image_exists(f"{stack.spec.name}-{service}"):
+            if build or not stack.engine.image_exists(f"{stack.project}-{service}"):
                 to_build.append(service)
         elif not stack.engine.image_exists(image):
             to_pull.append(image)

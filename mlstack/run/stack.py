@@ -6,17 +6,21 @@ importing the commands that use them.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import os
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from mlstack.layout import Profile
+from mlstack.render.envfile import parse_env, read_env
 from mlstack.render.generate import render_project
+from mlstack.render.local_env import PROJECT_VARIABLE as PROJECT
+from mlstack.render.local_env import mirrored
 from mlstack.run import events
 from mlstack.run.environment import REAL, Environment, StackEngine
 from mlstack.run.events import OnEvent
 from mlstack.spec.catalog import Catalog, load_catalog
 from mlstack.spec.in_use import load_in_use
-from mlstack.spec.local import with_local
+from mlstack.spec.local import LocalSettings, apply_local, load_local
 from mlstack.spec.stack_spec import StackSpec
 
 
@@ -29,6 +33,17 @@ class Stack:
     catalog: Catalog
     engine: StackEngine
     profile: Profile
+    local: LocalSettings = field(default_factory=LocalSettings)  # applied to spec already
+
+    @property
+    def project(self) -> str:
+        """The compose project name as Compose takes it: the shell's, .env's, else the spec's.
+
+        Compose names the images it builds ``<project>-<service>``; a second checkout's project
+        (mlstack.local.yaml ``name``, or a hand-set COMPOSE_PROJECT_NAME) is not the spec's.
+        """
+        env = parse_env(read_env(self.root) or "")
+        return os.environ.get(PROJECT) or env.get(PROJECT) or self.spec.name
 
 
 def open_stack(
@@ -48,5 +63,6 @@ def open_stack(
         spec = result.spec
     else:
         spec, catalog = load_in_use(root)
-    spec = with_local(spec, root)  # mlstack.local.yaml: this machine's gpu.mode
-    return Stack(root, spec, catalog, env.connect(root, profile), profile)
+    local = load_local(root)  # mlstack.local.yaml: this machine's settings
+    spec = mirrored(apply_local(spec, local, catalog), catalog, local)
+    return Stack(root, spec, catalog, env.connect(root, profile), profile, local)

@@ -7,13 +7,13 @@ cases that are no table at all: a stack that is not running, and one with only j
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from mlstack.layout import ENV_FILE, Profile
 from mlstack.render.published import long_running
-from mlstack.run.access import access_urls
+from mlstack.run.access import access_urls, extra_addresses
 from mlstack.run.environment import REAL, Environment
 from mlstack.run.gpu_host import GpuDecision
 from mlstack.run.operate import host_decision, status_json, status_reports
@@ -33,6 +33,7 @@ class StatusView:
     secrets: tuple[str, ...]  # the .env variables those URLs need
     jobs: tuple[str, ...]
     gpu: GpuDecision | None = None  # where the GPU services run on this host, and why
+    ports: dict[str, str] = field(default_factory=dict)  # "api:9001" -> host address (extra)
 
     @property
     def running(self) -> bool:
@@ -72,7 +73,8 @@ def status_view(
         c for c in stack.spec.components if c not in long_running(stack.spec, stack.catalog)
     )
     gpu = host_decision(stack, env)
-    return StatusView(stack.spec, stack.profile, tuple(reports), access, secrets, jobs, gpu)
+    ports = extra_addresses(stack)
+    return StatusView(stack.spec, stack.profile, tuple(reports), access, secrets, jobs, gpu, ports)
 
 
 def view_json(view: StatusView) -> dict[str, Any]:
@@ -83,4 +85,5 @@ def view_json(view: StatusView) -> dict[str, Any]:
         item["access_url"] = view.access.get(item["service"])
     doc.update(running=view.running, note=view.note or None, secrets_file=ENV_FILE)
     doc["secrets"] = list(view.secrets)
+    doc["extra_ports"] = dict(view.ports)
     return doc

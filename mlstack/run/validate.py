@@ -15,17 +15,24 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from mlstack.errors import EngineError, InputError
-from mlstack.layout import BASE, DEV, ENV_FILE, GPU_FILE, LOCAL_FILE, PROD
+from mlstack.layout import BASE, DEV, ENV_FILE, GPU_FILE, LOCAL_COMPOSE, LOCAL_FILE, PROD
 from mlstack.render.envfile import parse_env
 from mlstack.render.generate import Result, render_project
+from mlstack.render.local_env import mirrored
 from mlstack.render.plan import Action
+from mlstack.run.local_compose import dump_local, local_document
 from mlstack.spec.catalog import load_catalog
-from mlstack.spec.local import load_local
+from mlstack.spec.local import load_local, with_local
 
 if TYPE_CHECKING:  # the Docker client is imported only when Docker is there
     from mlstack.run.engine import Engine
 
 COMBINATIONS = {"base": (BASE,), "base+dev": (BASE, DEV), "base+prod": (BASE, PROD)}
+LOCAL_GPU = "compose.local.gpu.yaml"  # compose.local.yaml as `up` writes it on a GPU host
+LOCAL_COMBINATIONS = {
+    "base+local+dev": (BASE, LOCAL_COMPOSE, DEV),
+    "base+gpu+local+dev": (BASE, GPU_FILE, LOCAL_GPU, DEV),
+}
 GPU_COMBINATIONS = {"base+gpu+dev": (BASE, GPU_FILE, DEV), "base+gpu+prod": (BASE, GPU_FILE, PROD)}
 
 
@@ -37,7 +44,9 @@ def validate_project(root: Path) -> list[str]:
         f"fragments: {len(catalog)} valid",
         f"mlstack.yaml: valid ({len(result.spec.components)} components)",
     ]
-    if load_local(root):
+    local = load_local(root)
+    spec = mirrored(with_local(result.spec, root, catalog), catalog, local)  # keys vs this stack
+    if local:
         lines.append(f"{LOCAL_FILE}: valid (this machine's settings)")
     lines += [f"allowed: {privilege.describe()}" for privilege in result.spec.allowed]
     lines += [
@@ -50,6 +59,9 @@ def validate_project(root: Path) -> list[str]:
     from mlstack.run.engine import Engine
 
     planned = planned_files(result)
+    for name, on_gpu in ((LOCAL_COMPOSE, False), (LOCAL_GPU, True)):  # as `up` would write it
+        document = local_document(spec, catalog, local, on_gpu)
+        planned.update({name: dump_local(document)} if document else {})
     engine = Engine(root, secrets=parse_env(planned.get(ENV_FILE, "")).values())
     try:
         engine.compose_version()
@@ -68,10 +80,15 @@ def judge_planned(engine: Engine, planned: dict[str, str]) -> list[str]:
     lines = []
     with tempfile.TemporaryDirectory(prefix="mlstack-validate-") as temp:
         where = Path(temp)
-        for name in (BASE, DEV, PROD, GPU_FILE, ENV_FILE):
+        for name in (BASE, DEV, PROD, GPU_FILE, ENV_FILE, LOCAL_COMPOSE, LOCAL_GPU):
             _write_private(where / name, planned.get(name, ""))
         gpu = GPU_COMBINATIONS if GPU_FILE in planned else {}  # as `up` runs on a GPU host
-        for label, files in {**COMBINATIONS, **gpu}.items():
+        local = {
+            label: files
+            for label, files in LOCAL_COMBINATIONS.items()
+            if set(files) <= set(planned)
+        }
+        for label, files in {**COMBINATIONS, **gpu, **local}.items():
             try:
                 engine.judge([where / f for f in files], where / ENV_FILE)
             except EngineError as exc:

@@ -35,6 +35,7 @@ class Fragment:
     provides: dict[str, str] = field(default_factory=dict)
     requires: tuple[str, ...] = ()
     uses: tuple[str, ...] = ()
+    serves: tuple[str, ...] = ()  # the services that get its provides (a user fragment's reach)
     waits_for: tuple[str, ...] = ()  # hard dependencies: started only once these are healthy
     database: str | None = None
     with_: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -91,10 +92,8 @@ def fragment_from_data(data: dict[str, Any], source: str) -> Fragment:
             f"rename the file to {data['name']}.yaml or set name: {stem}",
         )
     build = data.pop("build", None)
-    lists = {
-        k: tuple(data.pop(k, ()))
-        for k in ("secrets", "requires", "uses", "waits_for", "start", "file_env")
-    }
+    names = ("secrets", "requires", "uses", "serves", "waits_for", "start", "file_env")
+    lists = {k: tuple(data.pop(k, ())) for k in names}
     return Fragment(
         source=source,
         build=build["template"] if build else None,
@@ -170,6 +169,7 @@ def check_references(catalog: Catalog) -> None:
         for key, names in (
             ("requires", frag.requires),
             ("uses", frag.uses),
+            ("serves", frag.serves),
             ("with", tuple(frag.with_)),
         ):
             for name in names:

@@ -14,6 +14,13 @@ from mlstack.spec.gpu_choice import GpuChoice, per_service
 from mlstack.spec.index_url import IndexUrl, parse_index_url
 from mlstack.spec.policy import Privilege, review
 from mlstack.spec.schema import validate
+from mlstack.spec.service_settings import (
+    ServiceSettings,
+    built_lists,
+    check_cycles,
+    check_room,
+    service_settings,
+)
 from mlstack.spec.yamlio import load_file, to_plain
 
 DEFAULT_PYTHON = "3.12"
@@ -42,6 +49,7 @@ class StackSpec:
     compose: dict[str, dict[str, Any]] = field(default_factory=dict)  # services.<name>.compose
     packages: dict[str, tuple[str, ...]] = field(default_factory=dict)  # build template -> pip
     apt: dict[str, tuple[str, ...]] = field(default_factory=dict)  # build template -> apt
+    settings: dict[str, ServiceSettings] = field(default_factory=dict)  # env, secrets, ports...
     allowed: tuple[Privilege, ...] = ()  # privileged settings allow: grants (README: allow)
     unused_allow: tuple[str, ...] = ()  # allow entries nothing asks for
 
@@ -74,6 +82,12 @@ def spec_from_document(
     compose = {name: dict(s.get("compose", {})) for name, s in data.get("services", {}).items()}
     hardening = load_rules("prod").hardening
     reviewed = review(catalog, components, data.get("allow", {}), compose, hardening, root)
+    ports = _ports(data.get("ports", {}), components, catalog, source)
+    settings = service_settings(data, components, catalog, ports, source)
+    check_cycles(components, catalog, settings, source)
+    shm = _shm_size(data.get("shm_size", SHM_WITH_GPU if gpu else SHM_WITHOUT_GPU), source)
+    shm_users = [c for c in components if catalog[c].shm or c in gpu]
+    check_room(settings, shm_users, shm, size_in_bytes(shm), source)
     return StackSpec(
         name=data["name"],
         components=components,
@@ -81,8 +95,8 @@ def spec_from_document(
         cuda=_cuda(data.get("cuda", DEFAULT_CUDA), gpu, source),
         gpu=gpu,
         gpu_mode=data.get("gpu", {}).get("mode", "optional"),
-        shm_size=_shm_size(data.get("shm_size", SHM_WITH_GPU if gpu else SHM_WITHOUT_GPU), source),
-        ports=_ports(data.get("ports", {}), components, catalog, source),
+        shm_size=shm,
+        ports=ports,
         images=_images(data.get("images", {}), catalog, source),
         ca_bundle=data.get("build", {}).get("ca_bundle"),
         pip_index_url=index.url if index else None,
@@ -90,30 +104,10 @@ def spec_from_document(
         compose={name: body for name, body in compose.items() if body},
         packages=built_lists(data, "packages", components, catalog, source),
         apt=built_lists(data, "apt", components, catalog, source),
+        settings=settings,
         allowed=reviewed.allowed,
         unused_allow=reviewed.unused,
     )
-
-
-def built_lists(
-    data: dict[str, Any], key: str, components: tuple[str, ...], catalog: Catalog, source: str
-) -> dict[str, tuple[str, ...]]:
-    """``services.<name>.packages`` / ``.apt``: only for components in the stack mlstack builds."""
-    found = {}
-    for name, settings in data.get("services", {}).items():
-        items = tuple(settings.get(key, ()))
-        if not items:
-            continue
-        if name not in components or catalog[name].build is None:
-            built = sorted(c for c in components if catalog[c].build)
-            raise InputError(
-                source,
-                f"services.{name}.{key}",
-                f"{name!r} is not an image mlstack builds in this stack",
-                f"{key} go to a built component: {', '.join(built) or 'none in this stack'}",
-            )
-        found[catalog[name].build] = items  # keyed by what is built: the image's folder
-    return found
 
 
 def _index_url(data: dict[str, Any], source: str) -> IndexUrl | None:

@@ -8,13 +8,17 @@ without an edit to any committed file.
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
-from conftest import compose, destroy, init_stack, mlstack
+from conftest import compose, destroy, init_stack, mlstack, volumes_of
 from helpers import RECORDED
+
+from mlstack.render.envfile import parse_env
 
 pytestmark = pytest.mark.engine
 
@@ -127,3 +131,86 @@ def test_two_clones_on_one_host(two_clones):
     mlstack(second, "down", "--volumes", "--yes", check=True)
     assert mlstack(first, "status", "--json").returncode == 0
     assert redis_cli(first, "GET", "kept") == "first"  # the first one's data is still there
+
+
+def git(*args: str, cwd: Path) -> str:
+    done = subprocess.run(
+        ["git", "-c", "user.name=e2e", "-c", "user.email=e2e@example.com", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+@pytest.fixture()
+def two_git_clones(tmp_path, e2e_images):
+    """Two ``git clone``s of one committed stack repo (api + redis), removed whatever happens."""
+    origin, first, second = tmp_path / "origin", tmp_path / "first", tmp_path / "second"
+    init_stack(origin, "e2efree", "api,redis", {"api": 28201, "redis": 26421}, e2e_images)
+    git("init", "-q", cwd=origin)
+    git("add", "-A", cwd=origin)
+    git("commit", "-q", "-m", "stack", cwd=origin)
+    for clone in (first, second):
+        git("clone", "-q", str(origin), str(clone), cwd=tmp_path)
+    try:
+        yield first, second
+    finally:
+        for root in (second, first):  # compose reads each clone's own .env: its own project
+            project = parse_env((root / ".env").read_text()).get("COMPOSE_PROJECT_NAME")
+            destroy(root, project or "e2efree")
+
+
+def test_two_git_clones_both_up_with_free_ports(two_git_clones):
+    first, second = two_git_clones
+    mlstack(first, "up", "--timeout", "300", check=True)
+    assert redis_cli(first, "SET", "kept", "first") == "OK"
+    taken = mlstack(second, "up", "--timeout", "60")
+    assert taken.returncode == 1, taken.stdout + taken.stderr
+    assert "mlstack up --free-ports" in taken.stderr
+    done = mlstack(second, "up", "--free-ports", "--timeout", "300")
+    assert done.returncode == 0, done.stdout + done.stderr
+    project = parse_env((second / ".env").read_text())["COMPOSE_PROJECT_NAME"]
+    assert project.startswith("e2efree-") and f"compose project {project}" in done.stdout
+    assert "api 28201 -> " in done.stdout and "redis 26421 -> " in done.stdout
+    api_port = parse_env((second / ".env").read_text())["API_HOST_PORT"]
+    assert f"127.0.0.1:{api_port}" in done.stdout  # the URL of the moved API
+    assert git("status", "--porcelain", cwd=second) == ""  # nothing committed was touched
+    for root in (first, second):
+        status = json.loads(mlstack(root, "status", "--json", check=True).stdout)
+        assert status["healthy"] is True, status
+    assert set(volumes_of("e2efree")).isdisjoint(volumes_of(project))
+    assert redis_cli(second, "GET", "kept") == ""  # separate volumes
+    mlstack(second, "down", "--volumes", "--yes", check=True)
+    assert volumes_of(project) == [] and volumes_of("e2efree")
+    assert json.loads(mlstack(first, "status", "--json", check=True).stdout)["healthy"] is True
+    assert redis_cli(first, "GET", "kept") == "first"  # the first one's data is still there
+
+
+def test_a_local_image_reaches_compose_without_an_edit(tmp_path, e2e_images):
+    """mlstack.local.yaml ``images`` (a mirror's copy, here a local tag) runs, nothing edited."""
+    root = tmp_path / "img"
+    init_stack(root, "e2eimg", "redis", {"redis": 26431}, e2e_images)
+    mirrored = "mlstack-e2e-mirror.local/redis:7"  # what a mirror would serve: the same image
+    subprocess.run(["docker", "tag", e2e_images["redis"], mirrored], check=True)
+    committed = {f: (root / f).read_bytes() for f in ("compose.yaml", "compose.override.yaml")}
+    try:
+        (root / "mlstack.local.yaml").write_text(f"images:\n  redis: {mirrored}\n")
+        done = mlstack(root, "up", "--timeout", "120")
+        assert done.returncode == 0, done.stdout + done.stderr
+        assert f"image: {mirrored}" in (root / "compose.local.yaml").read_text()
+        container = compose(root, "ps", "-q", "redis").stdout.strip()
+        assert container, "redis is not running"
+        image = subprocess.run(
+            ["docker", "inspect", "--format", "{{.Config.Image}}", container],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+        assert image == mirrored
+        assert {f: (root / f).read_bytes() for f in committed} == committed
+    finally:
+        destroy(root, "e2eimg")
+        subprocess.run(["docker", "rmi", mirrored], capture_output=True, check=False)
