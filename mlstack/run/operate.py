@@ -185,10 +185,12 @@ def _finish(stack: Stack, reports: list[ServiceReport], on_event: OnEvent) -> li
 
 
 def status_reports(
-    stack: Stack, check_inside: Callable[[str], str | None] | None = None
+    stack: Stack,
+    check_inside: Callable[[str], str | None] | None = None,
+    states: dict[str, ServiceState] | None = None,
 ) -> list[ServiceReport]:
     """The state of every service now, probed once from the host (or inside); no waiting."""
-    states = stack.engine.states()
+    states = stack.engine.states() if states is None else states
     probes, urls = probes_and_urls(stack)
     services = long_running(stack.spec, stack.catalog)
     reports = wait_for(
@@ -197,17 +199,24 @@ def status_reports(
     return [replace(r, seconds=None) for r in reports]
 
 
+def current_reports(stack: Stack, env: Environment) -> list[ServiceReport]:
+    """Compose's containers where there are any; else the Swarm's services, where deployed.
+
+    Compose's are read first: one ``docker ps``, and no Swarm call for the common case.
+    """
+    from mlstack.run.swarm import deployed_reports
+
+    states = stack.engine.states()
+    on_swarm = None if states else deployed_reports(stack)
+    return status_reports(stack, env.check_inside, states) if on_swarm is None else on_swarm
+
+
 def status(
     root: Path, profile: Profile, env: Environment = REAL
 ) -> tuple[StackSpec, list[ServiceReport], GpuDecision]:
     """`mlstack status`: the table's records, and this host's GPU decision."""
-    from mlstack.run.swarm import deployed_reports
-
     stack = open_stack(root, profile, env)
-    gpu = host_decision(stack, env)
-    on_swarm = deployed_reports(stack)  # None unless this stack is deployed on this Swarm
-    reports = status_reports(stack, env.check_inside) if on_swarm is None else on_swarm
-    return stack.spec, reports, gpu
+    return stack.spec, current_reports(stack, env), host_decision(stack, env)
 
 
 def host_decision(stack: Stack, env: Environment) -> GpuDecision:
