@@ -357,3 +357,11 @@ def test_gpu_services_with_a_per_service_choice_leave_the_others_without(
     assert reservations(root) == {
         "trainer": nvidia(device_ids=["0", "1"]),
     }
+
+
+def test_init_creates_a_nested_folder_that_does_not_exist(tmp_path: Path, cli: Any) -> None:
+    """``mlstack init a/b/c``: the folders are made, as ``git init`` and ``mkdir -p`` do."""
+    target = tmp_path / "team" / "projects" / "demo"
+    result = cli("init", "--yes", target, "--with", "redis")
+    assert result.exit_code == 0, result.output
+    assert (target / "mlstack.yaml").is_file() and (target / "compose.yaml").is_file()

@@ -211,7 +211,7 @@ def test_a_port_held_by_the_stacks_own_hyphenated_service_is_fine(
     running = {"my-comp": state("my-comp")}
     engine = FakeEngine(images={"registry.example.com/my-comp:1"}, frames=[running])
     opened = operate.open_stack(root, Profile.DEV, fake_environment(engine))
-    checks, gpu = preflight(opened, ["my-comp"], lambda: NO_GPU_HOST)
+    checks, gpu, _ = preflight(opened, ["my-comp"], lambda: NO_GPU_HOST)
     assert not gpu.use_gpu and gpu.services == ()
     assert [(c.id, c.status) for c in checks] == [
         ("engine", "ok"),

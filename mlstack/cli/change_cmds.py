@@ -5,11 +5,15 @@ Registered on the main app by :func:`register`; the core is ``mlstack.render.gen
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import typer
 
 from mlstack.cli.app import DRY_RUN, DRY_RUN_DONE, STATE, _print_steps, command
 from mlstack.errors import ExitCode
-from mlstack.spec.stack_spec import StackSpec
+
+if TYPE_CHECKING:  # imported by the commands that run: --help stays quick
+    from mlstack.spec.stack_spec import StackSpec
 
 
 def add(

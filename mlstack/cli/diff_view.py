@@ -7,7 +7,6 @@ from pathlib import PurePosixPath
 
 import typer
 
-from mlstack.render.merge import unified_diff
 from mlstack.render.plan import STATE, Action, Step
 
 
@@ -20,6 +19,8 @@ def print_diff(steps: Sequence[Step], only: Sequence[str] = ()) -> None:
         if wanted and PurePosixPath(step.file.path) not in wanted:
             continue
         new = None if step.action is Action.DELETE else step.file.content
+        from mlstack.render.merge import unified_diff  # ruamel.yaml: not for --help
+
         typer.echo(unified_diff(step.file.path, step.before, new), nl=False)
 
 

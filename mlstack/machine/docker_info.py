@@ -136,3 +136,14 @@ def parse_engine_version(text: str) -> tuple[int, int, int]:
         ValueError: if ``text`` is not such a version.
     """
     return _version(_ENGINE_RE, text, "Docker Engine")
+
+
+def supports_start_interval(info: EngineInfo) -> bool:
+    """Whether health checks may have ``start_interval`` (Engine 25+; Compose refuses it before).
+
+    An engine whose version mlstack cannot read is taken as an old one: the file still runs.
+    """
+    try:
+        return parse_engine_version(info.server_version) >= (25, 0, 0)
+    except ValueError:
+        return False

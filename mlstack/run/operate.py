@@ -14,6 +14,7 @@ from pathlib import Path
 
 from mlstack.errors import EngineError, InputError, UnhealthyError
 from mlstack.layout import ENV_FILE, Profile
+from mlstack.machine.docker_info import supports_start_interval
 from mlstack.render.envfile import build_secret_values, parse_env
 from mlstack.render.published import long_running, published_ports
 from mlstack.run import events
@@ -76,13 +77,14 @@ def up(
         reports = _probe_if_unchanged(stack, states, targets, on_event, env)
         if reports is not None:
             return reports
-    checks, gpu = preflight(stack, targets, env.scan_gpus, states)
+    checks, gpu, info = preflight(stack, targets, env.scan_gpus, states)
     for check in checks:
         if check.status != "ok":
             on_event(events.CheckWarning(check))
     if gpu.services:
         on_event(events.GpuDecided(gpu))
-    files = machine_files(stack, gpu.compose_files)  # compose.gpu.yaml, compose.local.yaml
+    # compose.gpu.yaml, compose.local.yaml (with start_interval where the engine has it)
+    files = machine_files(stack, gpu.compose_files, supports_start_interval(info))
     if files:
         stack.engine.add_files(files)
     _get_images(stack, targets, build, on_event)
@@ -184,10 +186,12 @@ def _finish(stack: Stack, reports: list[ServiceReport], on_event: OnEvent) -> li
 
 
 def status_reports(
-    stack: Stack, check_inside: Callable[[str], str | None] | None = None
+    stack: Stack,
+    check_inside: Callable[[str], str | None] | None = None,
+    states: dict[str, ServiceState] | None = None,
 ) -> list[ServiceReport]:
     """The state of every service now, probed once from the host (or inside); no waiting."""
-    states = stack.engine.states()
+    states = stack.engine.states() if states is None else states
     probes, urls = probes_and_urls(stack)
     services = long_running(stack.spec, stack.catalog)
     reports = wait_for(
@@ -196,17 +200,24 @@ def status_reports(
     return [replace(r, seconds=None) for r in reports]
 
 
+def current_reports(stack: Stack, env: Environment) -> list[ServiceReport]:
+    """Compose's containers where there are any; else the Swarm's services, where deployed.
+
+    Compose's are read first: one ``docker ps``, and no Swarm call for the common case.
+    """
+    from mlstack.run.swarm import deployed_reports
+
+    states = stack.engine.states()
+    on_swarm = None if states else deployed_reports(stack)
+    return status_reports(stack, env.check_inside, states) if on_swarm is None else on_swarm
+
+
 def status(
     root: Path, profile: Profile, env: Environment = REAL
 ) -> tuple[StackSpec, list[ServiceReport], GpuDecision]:
     """`mlstack status`: the table's records, and this host's GPU decision."""
-    from mlstack.run.swarm import deployed_reports
-
     stack = open_stack(root, profile, env)
-    gpu = host_decision(stack, env)
-    on_swarm = deployed_reports(stack)  # None unless this stack is deployed on this Swarm
-    reports = status_reports(stack, env.check_inside) if on_swarm is None else on_swarm
-    return stack.spec, reports, gpu
+    return stack.spec, current_reports(stack, env), host_decision(stack, env)
 
 
 def host_decision(stack: Stack, env: Environment) -> GpuDecision:

@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from mlstack.errors import EngineError, PreflightError
+from mlstack.machine.docker_info import EngineInfo
 from mlstack.machine.host import GpuScan
 from mlstack.render.published import published_ports
 from mlstack.run.checks import (
@@ -31,8 +32,8 @@ def preflight(
     services: list[str],
     scan_gpus: Callable[[], GpuScan],
     states: dict[str, ServiceState] | None = None,
-) -> tuple[list[Check], GpuDecision]:
-    """The checks that can stop ``up``, and this host's GPU decision.
+) -> tuple[list[Check], GpuDecision, EngineInfo]:
+    """The checks that can stop ``up``, this host's GPU decision, and the engine's facts.
 
     Raises PreflightError (nothing started) if a check fails: a GPU check fails only when the
     stack's ``gpu.mode`` is required (optional: the GPU services run on CPU here).
@@ -70,7 +71,7 @@ def preflight(
         checks += gpu
     if any(c.status == FAIL for c in checks):
         raise PreflightError(checks)
-    return checks, decision
+    return checks, decision, info
 
 
 def images_to_get(stack: Stack, services: list[str], build: bool) -> tuple[list[str], list[str]]:

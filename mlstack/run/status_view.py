@@ -16,7 +16,7 @@ from mlstack.render.published import long_running
 from mlstack.run.access import access_urls, extra_addresses
 from mlstack.run.environment import REAL, Environment
 from mlstack.run.gpu_host import GpuDecision
-from mlstack.run.operate import host_decision, status_json, status_reports
+from mlstack.run.operate import current_reports, host_decision, status_json
 from mlstack.run.records import ServiceReport
 from mlstack.run.stack import open_stack
 from mlstack.spec.stack_spec import StackSpec
@@ -60,12 +60,8 @@ def status_view(
     root: Path, profile: Profile, show_secrets: bool = False, env: Environment = REAL
 ) -> StatusView:
     """The state of every service now (on the Swarm when deployed there), with access URLs."""
-    from mlstack.run.swarm import deployed_reports
-
     stack = open_stack(root, profile, env)
-    reports = deployed_reports(stack)
-    if reports is None:
-        reports = status_reports(stack, env.check_inside)
+    reports = current_reports(stack, env)
     masked = access_urls(stack, show_secrets=False)
     access = access_urls(stack, show_secrets=True) if show_secrets else masked
     secrets = tuple(v for c, url in masked.items() for v in stack.catalog[c].secrets if v in url)

@@ -157,7 +157,7 @@ def state_dir(root: Path, create: bool = False) -> Path:
         info = path.lstat()
     except FileNotFoundError:
         if create:
-            root.mkdir(exist_ok=True)
+            root.mkdir(parents=True, exist_ok=True)  # `init a/b/c`, as `git init` does
             path.mkdir()
         return path
     if not stat.S_ISDIR(info.st_mode):

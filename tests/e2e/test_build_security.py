@@ -192,6 +192,17 @@ def test_jupyter_builds_as_jovyan_through_the_ca_and_imports_what_it_fetched(sta
     exec_in(root, "api", "python", "-c", "import fastapi, uvicorn, redis")
 
 
+def test_the_api_venv_holds_the_apps_packages_and_no_pip(stack):
+    """The build stage's pip filled a pip-less venv: the runtime image carries only the app's
+    packages, and their scripts run on the venv's interpreter."""
+    root, up = stack
+    assert up.returncode == 0, up.stdout + up.stderr
+    exec_in(root, "api", "python", "-c", "import fastapi, uvicorn, redis")
+    done = compose(root, "exec", "-T", "api", "python", "-m", "pip", "--version")
+    assert done.returncode != 0 and "No module named pip" in done.stdout + done.stderr
+    assert exec_in(root, "api", "head", "-1", "/opt/venv/bin/uvicorn") == "#!/opt/venv/bin/python"
+
+
 def test_the_index_credential_reached_pip_and_only_through_the_secret(stack, index):
     _, up = stack
     assert up.returncode == 0, up.stdout + up.stderr
