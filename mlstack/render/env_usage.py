@@ -42,5 +42,13 @@ def unused_in_project(root: Path, spec: StackSpec) -> list[str]:
 
     The files on disk, not the render: a hand edit may refer to a variable of its own.
     """
-    texts = [contain.read_text(root, name) or "" for name in (BASE, DEV, PROD, GPU_FILE)]
-    return unused_keys(read_env(root), spec, texts)
+    return unused_keys(read_env(root), spec, _compose_texts(root))
+
+
+def read_in_project(root: Path, spec: StackSpec) -> set[str]:
+    """The variables the project's compose files on disk (and its builds) read."""
+    return used_keys(spec, _compose_texts(root))
+
+
+def _compose_texts(root: Path) -> list[str]:
+    return [contain.read_text(root, name) or "" for name in (BASE, DEV, PROD, GPU_FILE)]
