@@ -205,11 +205,14 @@ def current_reports(stack: Stack, env: Environment) -> list[ServiceReport]:
 
     Compose's are read first: one ``docker ps``, and no Swarm call for the common case.
     """
-    from mlstack.run.swarm import deployed_reports
-
     states = stack.engine.states()
-    on_swarm = None if states else deployed_reports(stack)
-    return status_reports(stack, env.check_inside, states) if on_swarm is None else on_swarm
+    if not states:
+        from mlstack.run.swarm import deployed_reports  # the export model: only when needed
+
+        on_swarm = deployed_reports(stack)
+        if on_swarm is not None:
+            return on_swarm
+    return status_reports(stack, env.check_inside, states)
 
 
 def status(
