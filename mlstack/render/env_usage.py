@@ -13,11 +13,10 @@ from pathlib import Path
 from mlstack.layout import BASE, DEV, GPU_FILE, PROD
 from mlstack.render.envfile import parse_env, read_env
 from mlstack.spec import contain
+from mlstack.spec.credentials import TOOL_PREFIXES  # read by compose or the docker CLI
 from mlstack.spec.stack_spec import StackSpec
 
 REFERENCE = re.compile(r"\$\{?([A-Za-z_][A-Za-z0-9_]*)")
-# read by docker compose itself (COMPOSE_FILE, COMPOSE_PROJECT_NAME, ...) or the docker CLI
-TOOL_PREFIXES = ("COMPOSE_", "DOCKER_", "BUILDKIT_")
 
 
 def used_keys(spec: StackSpec, compose_texts: list[str]) -> set[str]:
@@ -43,5 +42,13 @@ def unused_in_project(root: Path, spec: StackSpec) -> list[str]:
 
     The files on disk, not the render: a hand edit may refer to a variable of its own.
     """
-    texts = [contain.read_text(root, name) or "" for name in (BASE, DEV, PROD, GPU_FILE)]
-    return unused_keys(read_env(root), spec, texts)
+    return unused_keys(read_env(root), spec, _compose_texts(root))
+
+
+def read_in_project(root: Path, spec: StackSpec) -> set[str]:
+    """The variables the project's compose files on disk (and its builds) read."""
+    return used_keys(spec, _compose_texts(root))
+
+
+def _compose_texts(root: Path) -> list[str]:
+    return [contain.read_text(root, name) or "" for name in (BASE, DEV, PROD, GPU_FILE)]

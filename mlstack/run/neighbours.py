@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from mlstack.errors import MlstackError
 from mlstack.run.checks import FAIL, OK, Check
 from mlstack.run.records import ServiceState
 
@@ -35,3 +36,19 @@ def check_project(root: Path, states: dict[str, ServiceState]) -> Check:
             FIX,
         )
     return Check("project", OK, "this project's containers are this checkout's")
+
+
+def refuse_other_checkout(root: Path, states: dict[str, ServiceState], what: str) -> None:
+    """Stop ``down`` (``what``) before it stops another checkout's containers or volumes.
+
+    A cloned repo picks its project name (mlstack.yaml or mlstack.local.yaml ``name:``); one
+    that names the project of another stack on this host would make ``down --volumes`` here
+    delete that stack's data.
+    """
+    check = check_project(root, states)
+    if check.status == FAIL:
+        raise MlstackError(
+            f"{check.found}: `{what}` here would stop it (and delete its volumes with --volumes)",
+            "run it in that checkout; if this checkout should be a stack of its own, "
+            "give it its own name in mlstack.local.yaml (`mlstack up --free-ports`)",
+        )

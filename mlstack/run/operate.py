@@ -24,6 +24,7 @@ from mlstack.run.gpu_host import GpuDecision, decide, host_checks
 from mlstack.run.health import wait_for
 from mlstack.run.hints import hints_for
 from mlstack.run.local_compose import machine_files
+from mlstack.run.neighbours import refuse_other_checkout
 from mlstack.run.preflight import images_to_get, preflight
 from mlstack.run.probes import Probe
 from mlstack.run.records import LogOptions, ServiceReport, ServiceState
@@ -262,8 +263,13 @@ def status_json(
 
 
 def down(root: Path, volumes: bool, env: Environment = REAL) -> None:
-    """Stop the stack; the named volumes (the data) stay unless ``volumes``."""
-    open_stack(root, Profile.DEV, env).engine.down(volumes)
+    """Stop the stack; the named volumes (the data) stay unless ``volumes``.
+
+    Only this checkout's: a project another checkout runs is refused, not stopped.
+    """
+    engine = open_stack(root, Profile.DEV, env).engine
+    refuse_other_checkout(root, engine.states(), "mlstack down")
+    engine.down(volumes)
 
 
 def logs(

@@ -62,8 +62,9 @@ def preflight(
     checks.append(check_project(stack.root, states))
     own = held_by_stack(ports, states)
     checks.append(check_ports(ports, own, stack.engine.container_on_port))
-    if user_secrets(stack.spec, services):  # services.<name>.secrets the user fills
-        checks.append(check_user_secrets(stack.root, stack.spec, services))
+    secrets = check_user_secrets(stack.root, stack.spec, services)  # or the shell replaces
+    if user_secrets(stack.spec, services) or secrets.status == FAIL:
+        checks.append(secrets)
     decision = decide(stack.spec, [])
     if any(stack.spec.uses_gpu(s) for s in services):
         decision, gpu = host_checks(stack.spec, info, scan_gpus())

@@ -18,7 +18,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-VERSION = "2"  # 2: parse results bounded (spec/limits.py), exact keys and values
+# 2: parse results bounded (spec/limits.py), exact keys and values; 3: a pattern ends at its $
+VERSION = "3"
 JSON_SCALARS = (str, int, float, bool, type(None))
 # entries this process has read or written, as JSON text: one command loads the catalog several
 # times (render, then ports, probes), and text decoded afresh cannot be mutated by a caller

@@ -72,7 +72,9 @@ def _validator(schema_name: str) -> Any:
 
     ``integer`` means an int: 8080.0 is a float in YAML and would reach compose as ``8080.0``.
     ``uniqueItems`` is quadratic on unhashable items, so an array already longer than its
-    ``maxItems`` (reported by that keyword) is not compared item by item.
+    ``maxItems`` (reported by that keyword) is not compared item by item. A ``pattern``'s ``$``
+    means the end of the string: Python's also matches before a final newline, which let
+    ``demo`` and a newline through ``^[a-z0-9]...$`` and into a ``.env`` line.
     """
     import jsonschema  # deferred: ~100 ms to import, and a cached result needs none of it
 
@@ -85,6 +87,15 @@ def _validator(schema_name: str) -> Any:
             return iter(())
         return unique(validator, flag, instance, own)
 
+    pattern = base.VALIDATORS["pattern"]
+
+    def whole_pattern(validator: Any, regex: str, instance: Any, own: dict) -> Any:
+        yield from pattern(validator, regex, instance, own)
+        anchored = regex.endswith("$") and not regex.endswith("\\$")
+        if isinstance(instance, str) and instance.endswith("\n") and anchored:
+            if not re.search(regex[:-1] + r"\Z", instance):
+                yield jsonschema.ValidationError(f"{instance!r} does not match {regex!r}")
+
     from referencing import Registry, Resource
 
     registry: Registry = Registry().with_resources(
@@ -92,7 +103,9 @@ def _validator(schema_name: str) -> Any:
         for uri, name in REFERENCED.get(schema_name, {}).items()
     )
     strict = jsonschema.validators.extend(
-        base, validators={"uniqueItems": bounded_unique}, type_checker=checker
+        base,
+        validators={"uniqueItems": bounded_unique, "pattern": whole_pattern},
+        type_checker=checker,
     )
     return strict(schema(schema_name), registry=registry)
 

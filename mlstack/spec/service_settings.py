@@ -13,7 +13,7 @@ from typing import Any
 
 from mlstack.errors import InputError
 from mlstack.spec.catalog import Catalog
-from mlstack.spec.credentials import credential_name, credential_value
+from mlstack.spec.credentials import credential_name, credential_value, reserved_secret
 
 USER = "user"  # a secret the user fills in .env; "random": generated like the stack's own
 SIZE = re.compile(r"^(\d+(?:\.\d+)?)([bkmg])$")
@@ -134,11 +134,8 @@ def _check_secrets(
                     f"choose another name; {service} gets {own[secret.name]}'s settings "
                     f"with `uses: [{own[secret.name]}]`",
                 )
-            if secret.name.endswith("_HOST_PORT") or secret.name.startswith("COMPOSE_"):
-                raise InputError(
-                    source, where, f"{secret.name} is a setting of compose, not a secret",
-                    "choose another name",
-                )  # fmt: skip
+            if reserved_secret(secret.name):
+                raise InputError(source, where, reserved_secret(secret.name), "choose another name")
             if secret.name in [x.name for x in s.secrets[:i]]:
                 raise InputError(source, where, f"{secret.name} is listed twice", "list it once")
             other = kinds.setdefault(secret.name, (service, secret.user))

@@ -121,6 +121,11 @@ def test_two_clones_on_one_host(two_clones):
     assert "preflight failed, nothing was started" in taken.stderr
     assert f"the compose project is in use by the stack in {first}" in taken.stderr
     assert "COMPOSE_PROJECT_NAME" in taken.stderr
+    # nor may its down: a clone naming another stack's project would delete that stack's data
+    refused = mlstack(second, "down", "--volumes", "--yes")
+    assert refused.returncode == 2, refused.stdout + refused.stderr
+    assert f"the compose project is in use by the stack in {first}" in refused.stderr
+    assert redis_cli(first, "GET", "kept") == "first"
     env = second / ".env"  # machine-local: written by that up's render, never committed
     env.write_text(env.read_text() + "COMPOSE_PROJECT_NAME=e2etwo-b\nREDIS_HOST_PORT=26412\n")
     mlstack(second, "up", "--timeout", "120", check=True)
