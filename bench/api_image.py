@@ -18,8 +18,6 @@ tests/e2e/images). Usage:
 from __future__ import annotations
 
 import argparse
-import contextlib
-import fcntl
 import functools
 import os
 import secrets
@@ -35,9 +33,9 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "tests" / "e2e"))
 from images import ensure_images  # noqa: E402 (the e2e images package, by path)
+from phases import QUIET, locked, timed  # noqa: E402 (bench/, beside this file)
 
 CA = "/etc/ssl/certs/ca-certificates.crt"
-QUIET = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}
 NAIVE = HERE / "naive-api"
 FULL_BASE = "mlstack-bench/python:3.11"
 NAIVE_COMPOSE = ["docker", "compose", "-f", str(NAIVE / "compose.yaml")]
@@ -48,27 +46,6 @@ PROD = ["docker", "compose", "-f", "compose.yaml", "-f", "compose.prod.yaml"]
 DOWN = ["down", "--volumes", "--timeout", "5"]
 RUN_ID = secrets.token_hex(4)
 ROUTE = '\n\n@app.get("/bench-rev")\ndef bench_rev() -> dict:\n    return {{"rev": "{rev}"}}\n'
-
-
-def timed(cmd: list[str], cwd: Path, env: dict | None = None) -> float:
-    """Wall seconds of one command (which must succeed)."""
-    start = time.perf_counter()
-    subprocess.run(cmd, cwd=cwd, check=True, env=env, **QUIET)
-    return time.perf_counter() - start
-
-
-@contextlib.contextmanager
-def locked(path: str | None):
-    """Hold ``path``'s flock for one phase (nothing without --lock)."""
-    if not path:
-        yield
-        return
-    with Path(path).open("a") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 @functools.cache

@@ -14,8 +14,6 @@ tests/e2e/images). Usage:
 from __future__ import annotations
 
 import argparse
-import contextlib
-import fcntl
 import os
 import shutil
 import statistics
@@ -28,6 +26,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "tests" / "e2e"))
 from images import ensure_images  # noqa: E402 (the e2e images package, by path)
+from phases import AS_INSTALLED, QUIET, locked, timed  # noqa: E402 (bench/, beside this file)
 
 FULL = "api,jupyter,mlflow,postgres,qdrant,redis"
 PROJECT = "benchfast"
@@ -36,31 +35,6 @@ PORTS = {"api": 28000, "jupyter": 28888, "mlflow": 25000, "postgres": 25432}
 PORTS |= {"qdrant": 26333, "redis": 26379}
 EXPERT = ["docker", "compose", "-f", str(HERE / "expert" / "compose.yaml")]
 CGROUP = Path("/sys/fs/cgroup")
-# As a user runs it: pip compiles the bytecode at install; an editable checkout writes it on the
-# first run unless PYTHONDONTWRITEBYTECODE is set (then every run compiles every module again).
-AS_INSTALLED = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
-QUIET = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}
-
-
-def timed(cmd: list[str], cwd: Path, env: dict | None = None) -> float:
-    """Wall seconds of one command (which must succeed)."""
-    start = time.perf_counter()
-    subprocess.run(cmd, cwd=cwd, check=True, env=env, **QUIET)
-    return time.perf_counter() - start
-
-
-@contextlib.contextmanager
-def locked(path: str | None):
-    """Hold ``path``'s flock for one phase (nothing without --lock)."""
-    if not path:
-        yield
-        return
-    with Path(path).open("a") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def cpu_seconds(container_ids: list[str]) -> float:
