@@ -117,8 +117,17 @@ def tree_state(root: Path) -> dict[str, tuple[bytes, int, int]]:
 MARKER_OF = {"require": "judge", "e2e_images": "engine"}  # a fixture -> the marker it needs
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """A test that uses an external judge or the engine must say so with its marker."""
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """A test that uses an external judge or the engine must say so with its marker.
+
+    Tests marked ``gpu`` need real NVIDIA hardware: on a machine without ``nvidia-smi`` they are
+    deselected (not skipped: no CI machine here has a GPU; they run where one is lent).
+    """
+    if shutil.which("nvidia-smi") is None:
+        hardware = [item for item in items if item.get_closest_marker("gpu")]
+        if hardware:
+            config.hook.pytest_deselected(items=hardware)
+            items[:] = [item for item in items if not item.get_closest_marker("gpu")]
     unmarked = [
         f"{item.nodeid} (uses {fixture}: mark it {marker})"
         for item in items
